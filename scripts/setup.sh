@@ -53,7 +53,7 @@ stamp="$VENV/.pi0-requirements"
 want=$( (echo "$ros_world $pyver"; cat "${reqs[@]}") | sha256sum | cut -d' ' -f1)
 if [ "${PI0_FORCE:-0}" = 1 ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages: ${reqs[*]} (log: log/pip.log)"
-  if ! { python -m pip install --disable-pip-version-check -q --upgrade pip==26.0.1 \
+  if ! { python -m pip install --disable-pip-version-check -q --upgrade pip==26.3 \
          && python -m pip install --disable-pip-version-check --progress-bar off $(printf -- ' -r %s' "${reqs[@]}"); } \
          >"$ROOT/log/pip.log" 2>&1; then
     tail -n 15 "$ROOT/log/pip.log" >&2

@@ -1,0 +1,88 @@
+"""`pi0 instruct "TEXT"`: publish a language instruction for the policy, without ros2cli.
+
+The instruction goes out as std_msgs/String on /pi0/instruction, reliable and transient local
+(depth 1), the QoS the policy node subscribes with: a node that starts later still receives it
+while this publisher lives (`--keep`). An empty text (`--stop`) tells the policy to stop; the
+robot holds.
+
+Exit status: 0 once a subscriber has acknowledged the message; 1 if no subscriber appeared
+within `--wait` seconds (the message was not delivered) or, with `--keep`, never.
+"""
+import argparse
+import time
+
+DEFAULT_TOPIC = "/pi0/instruction"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "instruct",
+        help="publish a language instruction on /pi0/instruction",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("text", nargs="?", default=None, help='the instruction, e.g. "fold the towel"')
+    parser.add_argument("--stop", action="store_true", help="send an empty instruction: the robot stops and holds")
+    parser.add_argument("--topic", default=DEFAULT_TOPIC, help=f"instruction topic (default {DEFAULT_TOPIC})")
+    parser.add_argument(
+        "--wait", type=float, default=5.0, help="seconds to wait for a subscriber before giving up (default 5)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep publishing (latched) until Ctrl-C, for nodes that start later"
+    )
+    parser.set_defaults(func=run)
+
+
+def instruction_qos():
+    """Reliable, transient local, depth 1: late subscribers get the latest instruction."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        depth=1,
+        history=HistoryPolicy.KEEP_LAST,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+
+def run(args) -> int:
+    if args.stop == (args.text is not None):
+        print('pi0 instruct: give either an instruction ("fold the towel") or --stop')
+        return 2
+    text = "" if args.stop else args.text
+    import rclpy
+    from rclpy.context import Context
+    from std_msgs.msg import String
+
+    context = Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("pi0_instruct", context=context, start_parameter_services=False)
+    try:
+        publisher = node.create_publisher(String, args.topic, instruction_qos())
+        publisher.publish(String(data=text))
+        what = "stop (empty instruction)" if args.stop else repr(text)
+        deadline = time.monotonic() + args.wait
+        while publisher.get_subscription_count() == 0 and (args.keep or time.monotonic() < deadline):
+            time.sleep(0.05)
+        if publisher.get_subscription_count() == 0:
+            print(
+                f"pi0 instruct: no subscriber on {args.topic} after {args.wait:.1f} s; not delivered. "
+                "Is pi0_policy_node running, with the same ROS_DOMAIN_ID and discovery range?"
+            )
+            return 1
+        acked = publisher.wait_for_all_acked(rclpy.duration.Duration(seconds=max(args.wait, 1.0)))
+        print(
+            f"pi0 instruct: sent {what} on {args.topic} to {publisher.get_subscription_count()} subscriber(s)"
+            + ("" if acked else " (not acknowledged yet)")
+        )
+        if args.keep:
+            print("pi0 instruct: keeping the instruction latched; Ctrl-C to exit")
+            while context.ok():
+                time.sleep(0.5)
+        return 0 if acked else 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        node.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)
