@@ -34,5 +34,10 @@ setup(
     description="The robot side of pi0-ros: embodiment specs, ros2_control descriptions, hardware bridges, a simulated robot, a safety layer.",
     license="Apache-2.0",
     tests_require=["pytest"],
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "sim_robot = pi0_hw_interfaces.sim_robot:main",
+            "trajectory_bridge = pi0_hw_interfaces.bridge:main",
+        ]
+    },
 )

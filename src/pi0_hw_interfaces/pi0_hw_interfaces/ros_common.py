@@ -1,0 +1,78 @@
+"""Small ROS helpers shared by the sim robot and the bridge: time, message fields, parameters."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rclpy.exceptions import ParameterUninitializedException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from rcl_interfaces.msg import ParameterDescriptor
+
+#: `~/rejected` (std_msgs/String): latched so a late subscriber still sees the last reasons.
+REJECTED_QOS = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def now_s(node: Node) -> float:
+    """The node's clock now, in seconds."""
+    return node.get_clock().now().nanoseconds * 1e-9
+
+
+def stamp_s(stamp) -> float:
+    """builtin_interfaces/Time (or Duration) → seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def stamp_msg(t: float):
+    """Seconds → builtin_interfaces/Time."""
+    from builtin_interfaces.msg import Time
+
+    sec = int(t // 1)
+    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+
+
+def trajectory_fields(msg) -> tuple[list[str], list[float], list[list[float]], float]:
+    """(joint_names, time_from_start s, positions per point, header stamp s) of a JointTrajectory."""
+    return (list(msg.joint_names), [stamp_s(p.time_from_start) for p in msg.points],
+            [list(p.positions) for p in msg.points], stamp_s(msg.header.stamp))
+
+
+def twist_axes(msg, axes) -> list[float]:
+    """Values of base `axes` (base_x, base_y, base_yaw) from a Twist or TwistStamped."""
+    twist = getattr(msg, "twist", msg)
+    values = {"base_x": twist.linear.x, "base_y": twist.linear.y, "base_yaw": twist.angular.z}
+    return [values[a] for a in axes]
+
+
+def twist_type(msg_type: str):
+    """geometry_msgs/Twist or geometry_msgs/TwistStamped class for a spec's msg_type string."""
+    from geometry_msgs.msg import Twist, TwistStamped
+
+    return {"geometry_msgs/Twist": Twist, "geometry_msgs/TwistStamped": TwistStamped}[msg_type]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A node parameter declared once: name, default (its type is the parameter's), description."""
+
+    name: str
+    default: Any
+    description: str
+
+
+def declare(node: Node, params: tuple[Param, ...]) -> dict[str, Any]:
+    """Declare `params` on `node` and return their values by name."""
+    values = {}
+    for p in params:
+        if isinstance(p.default, list) and not p.default:
+            node.declare_parameter(p.name, Parameter.Type.DOUBLE_ARRAY,
+                                   ParameterDescriptor(description=p.description))
+            try:
+                values[p.name] = list(node.get_parameter(p.name).value)
+            except ParameterUninitializedException:
+                values[p.name] = []
+        else:
+            node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
+            values[p.name] = node.get_parameter(p.name).value
+    return values

@@ -1,0 +1,67 @@
+"""Helpers for the DDS tests of pi0_hw_interfaces (import the `probe` fixture into a test module)."""
+import pytest
+from builtin_interfaces.msg import Duration
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+
+def duration(seconds: float) -> Duration:
+    sec = int(seconds // 1)
+    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+
+
+def trajectory(joints, times, positions, stamp=None) -> JointTrajectory:
+    """A JointTrajectory; `stamp` (builtin Time) or zero (start now)."""
+    msg = JointTrajectory(joint_names=list(joints))
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in p], time_from_start=duration(t))
+                  for t, p in zip(times, positions)]
+    return msg
+
+
+def stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class Probe:
+    """A test node that records messages per topic and publishes on demand."""
+
+    def __init__(self, context, executor, name="probe"):
+        import rclpy
+
+        self.node = rclpy.create_node(name, context=context)
+        executor.add_node(self.node)
+        self.received: dict[str, list] = {}
+        self.publishers = {}
+
+    def listen(self, msg_type, topic, latched=False):
+        self.received[topic] = []
+        qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL) if latched else 100
+        self.node.create_subscription(msg_type, topic, self.received[topic].append, qos)
+        return self.received[topic]
+
+    def publisher(self, msg_type, topic):
+        if topic not in self.publishers:
+            self.publishers[topic] = self.node.create_publisher(msg_type, topic, 10)
+        return self.publishers[topic]
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def connected(self, topic) -> bool:
+        return self.publishers[topic].get_subscription_count() > 0
+
+
+def params(**values):
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
+@pytest.fixture
+def probe(ros_context, executor):
+    return Probe(ros_context, executor)
+
+
+def positions_by_name(msg) -> dict:
+    return dict(zip(msg.name, msg.position))
