@@ -1,0 +1,313 @@
+"""The project's checkpoint directory: save, read, load, and random-weight checkpoints for demos.
+
+A checkpoint is a directory with four files:
+
+- ``model.safetensors`` — the π0 weights in the project's key layout (openpi's PyTorch names,
+  no prefix: ``paligemma_with_expert.…``, ``state_proj.…``, ``action_in_proj.…``, …);
+- ``config.json`` — ``{"format": "pi0_ros", "format_version": 1, "preset": name, "model": {full
+  Pi0Config}, "state_dim", "action_dim", "image_keys": [...], "norm_eps", "source": {...}}``;
+  ``"model"`` wins over ``"preset"`` when both are given; a hand-written file may give only
+  ``"preset"``;
+- ``tokenizer.model`` — the SentencePiece model of the prompt tokenizer;
+- ``norm_stats.json`` — openpi's format (see `pi0_policy.policy.normalize`).
+
+`read_checkpoint` validates the directory without touching the weights; `load_checkpoint` also
+builds the model. A tokenizer file and norm stats given explicitly replace the directory's own
+(and make them optional). Missing file → ``FileNotFoundError`` naming it; bad content (JSON,
+dims, an unknown preset, weights that do not fit the config) → ``ValueError`` naming the file and
+the problem. LeRobot and openpi directories are read by `pi0_policy.policy.external`:
+`load_checkpoint` accepts them as they are, `external.convert_checkpoint` rewrites them in this
+format.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from pi0_policy.model.config import Pi0Config, get_config
+from pi0_policy.policy.normalize import EPS, NormStats, check_eps, load_norm_stats, save_norm_stats
+from pi0_policy.policy.tokenizer import PromptTokenizer, demo_tokenizer_path
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.model"
+NORM_STATS_FILE = "norm_stats.json"
+FORMAT = "pi0_ros"
+FORMAT_VERSION = 1
+DEFAULT_IMAGE_KEYS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """Everything a checkpoint directory says, validated; the weights are not read."""
+
+    path: Path
+    config: Pi0Config
+    state_dim: int
+    action_dim: int
+    image_keys: tuple[str, ...]
+    norm_stats: dict[str, NormStats]
+    norm_eps: float
+    tokenizer_path: Path
+    weights_path: Path
+    source: dict = field(default_factory=dict)
+
+    def tokenizer(self) -> PromptTokenizer:
+        return PromptTokenizer(self.tokenizer_path, max_length=self.config.max_token_len)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``; FileNotFoundError / ValueError naming the file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"missing checkpoint file: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _model_config(data: Mapping, where: Path) -> Pi0Config:
+    try:
+        if isinstance(data.get("model"), Mapping):
+            return Pi0Config.from_dict(dict(data["model"]))
+        if isinstance(data.get("preset"), str):
+            return get_config(data["preset"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{where}: bad model configuration: {error}") from error
+    raise ValueError(f"{where}: needs a 'model' object (a full Pi0Config) or a 'preset' name")
+
+
+def _positive_int(data: Mapping, key: str, where: Path) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{where}: '{key}' must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_dims(state_dim, action_dim, where) -> None:
+    for name, dim in (("state_dim", state_dim), ("action_dim", action_dim)):
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim <= 0:
+            raise ValueError(f"{where}: {name} must be a positive integer, got {dim!r}")
+
+
+def validate(
+    config: Pi0Config,
+    state_dim: int,
+    action_dim: int,
+    image_keys: tuple[str, ...],
+    norm_stats: Mapping[str, NormStats],
+    where: Path | str,
+) -> None:
+    """Check that dims, camera keys and statistics fit the model config; ValueError naming them."""
+    _check_dims(state_dim, action_dim, where)
+    if state_dim > config.max_state_dim:
+        raise ValueError(f"{where}: state_dim {state_dim} > the model's max_state_dim {config.max_state_dim}")
+    if action_dim > config.max_action_dim:
+        raise ValueError(
+            f"{where}: action_dim {action_dim} > the model's max_action_dim {config.max_action_dim}"
+        )
+    if len(image_keys) != config.num_cameras or len(set(image_keys)) != len(image_keys):
+        raise ValueError(
+            f"{where}: image_keys {list(image_keys)} must be {config.num_cameras} distinct names "
+            f"(the model's num_cameras)"
+        )
+    for key, dim in (("state", state_dim), ("actions", action_dim)):
+        if key not in norm_stats:
+            raise ValueError(f"{where}: norm stats lack {key!r}")
+        if norm_stats[key].dim < dim:
+            raise ValueError(f"{where}: norm stats {key!r} have {norm_stats[key].dim} dims, need {dim}")
+
+
+def read_checkpoint(
+    path: str | Path, tokenizer: str | Path | None = None, norm_stats: str | Path | Mapping | None = None
+) -> CheckpointInfo:
+    """Read and validate a project checkpoint directory (see module doc); weights are not loaded.
+
+    ``tokenizer``: a SentencePiece file to use instead of the directory's tokenizer.model.
+    ``norm_stats``: a norm_stats.json path or a ``{"state", "actions"}`` mapping of `NormStats`.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"checkpoint directory not found: {path}")
+    config_path = path / CONFIG_FILE
+    data = read_json(config_path)
+    if data.get("format", FORMAT) != FORMAT:
+        raise ValueError(f"{config_path}: format {data.get('format')!r} is not {FORMAT!r}; convert it first")
+    config = _model_config(data, config_path)
+    state_dim = _positive_int(data, "state_dim", config_path)
+    action_dim = _positive_int(data, "action_dim", config_path)
+    image_keys = data.get("image_keys", list(DEFAULT_IMAGE_KEYS))
+    if not isinstance(image_keys, list) or not all(isinstance(k, str) and k for k in image_keys):
+        raise ValueError(f"{config_path}: 'image_keys' must be a list of camera names, got {image_keys!r}")
+    image_keys = tuple(image_keys)
+    try:
+        norm_eps = check_eps(data.get("norm_eps", EPS))
+    except ValueError as error:
+        raise ValueError(f"{config_path}: {error}") from error
+    weights_path = path / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"missing checkpoint file: {weights_path}")
+    tokenizer_path = Path(tokenizer) if tokenizer is not None else path / TOKENIZER_FILE
+    if not tokenizer_path.is_file():
+        raise FileNotFoundError(f"missing tokenizer file: {tokenizer_path} (give one with tokenizer=...)")
+    if norm_stats is None:
+        stats = load_norm_stats(path / NORM_STATS_FILE)
+    elif isinstance(norm_stats, Mapping):
+        stats = dict(norm_stats)
+    else:
+        stats = load_norm_stats(norm_stats)
+    validate(config, state_dim, action_dim, image_keys, stats, config_path)
+    return CheckpointInfo(
+        path=path,
+        config=config,
+        state_dim=state_dim,
+        action_dim=action_dim,
+        image_keys=image_keys,
+        norm_stats=stats,
+        norm_eps=norm_eps,
+        tokenizer_path=tokenizer_path,
+        weights_path=weights_path,
+        source=dict(data.get("source") or {}),
+    )
+
+
+def _check_tokenizer_fits(info: CheckpointInfo) -> PromptTokenizer:
+    tok = info.tokenizer()
+    if tok.vocab_size > info.config.vocab_size:
+        raise ValueError(
+            f"{info.tokenizer_path}: tokenizer has {tok.vocab_size} pieces, more than the model's "
+            f"vocab_size {info.config.vocab_size}"
+        )
+    return tok
+
+
+def load_checkpoint(
+    path: str | Path,
+    device: str = "cpu",
+    dtype: str = "float32",
+    tokenizer: str | Path | None = None,
+    norm_stats: str | Path | Mapping | None = None,
+):
+    """``(model, info, tokenizer)``: the π0 model with the checkpoint's weights, in eval mode.
+
+    ``path`` may also be a LeRobot or openpi directory, read in place by
+    `pi0_policy.policy.external.read_external` (its network sizes matched from the weights).
+    """
+    from pi0_policy.model.weights import build_model
+    from pi0_policy.policy.external import detect_format, read_external
+
+    if detect_format(path) == FORMAT:
+        info = read_checkpoint(path, tokenizer=tokenizer, norm_stats=norm_stats)
+    else:
+        info = read_external(path, tokenizer=tokenizer, norm_stats=norm_stats)[0]
+    tok = _check_tokenizer_fits(info)
+    model = build_model(info.config, dtype=dtype, device=device, weights=info.weights_path)
+    return model, info, tok
+
+
+def save_checkpoint(
+    path: str | Path,
+    model_or_state_dict,
+    config: Pi0Config,
+    state_dim: int,
+    action_dim: int,
+    tokenizer: str | Path,
+    norm_stats: Mapping[str, NormStats],
+    image_keys: tuple[str, ...] = DEFAULT_IMAGE_KEYS,
+    norm_eps: float = EPS,
+    source: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a project checkpoint directory (created if needed; its four files are overwritten).
+
+    ``model_or_state_dict``: a `Pi0Model` or a state dict in the project's key layout (written
+    as is; `pi0_policy.policy.external` checks converted ones against the config first).
+    ``tokenizer``: path of the SentencePiece model to copy in.
+    """
+    from safetensors.torch import save_file
+
+    from pi0_policy.model.weights import save_weights
+
+    path = Path(path)
+    image_keys = tuple(image_keys)
+    validate(config, state_dim, action_dim, image_keys, norm_stats, path)
+    tokenizer = Path(tokenizer)
+    if not tokenizer.is_file():
+        raise FileNotFoundError(f"tokenizer file not found: {tokenizer}")
+    path.mkdir(parents=True, exist_ok=True)
+    if isinstance(model_or_state_dict, Mapping):
+        save_file(dict(model_or_state_dict), str(path / WEIGHTS_FILE))
+    else:
+        save_weights(model_or_state_dict, path / WEIGHTS_FILE)
+    if tokenizer.resolve() != (path / TOKENIZER_FILE).resolve():
+        shutil.copyfile(tokenizer, path / TOKENIZER_FILE)
+    save_norm_stats(path / NORM_STATS_FILE, norm_stats)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "preset": config.name,
+        "state_dim": int(state_dim),
+        "action_dim": int(action_dim),
+        "image_keys": list(image_keys),
+        "norm_eps": check_eps(norm_eps),
+        "source": dict(source or {}),
+        "model": config.to_dict(),
+    }
+    (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def random_norm_stats(state_dim: int, action_dim: int, seed: int = 0) -> dict[str, NormStats]:
+    """Plausible statistics for a demo: means in [-0.5, 0.5], stds in [0.5, 1.5]."""
+    rng = np.random.default_rng(seed)
+
+    def one(dim):
+        mean = rng.uniform(-0.5, 0.5, dim).astype(np.float32)
+        std = rng.uniform(0.5, 1.5, dim).astype(np.float32)
+        return NormStats(mean=mean, std=std, q01=mean - 2 * std, q99=mean + 2 * std)
+
+    return {"state": one(state_dim), "actions": one(action_dim)}
+
+
+def make_random_checkpoint(
+    path: str | Path,
+    preset: str = "pi0_tiny",
+    state_dim: int = 14,
+    action_dim: int = 14,
+    norm_stats: Mapping[str, NormStats] | None = None,
+    seed: int = 0,
+    image_keys: tuple[str, ...] = DEFAULT_IMAGE_KEYS,
+    dtype: str = "float32",
+    **config_overrides,
+) -> Path:
+    """A checkpoint with random weights (seeded) and the package's demo tokenizer, for demos and tests.
+
+    ``norm_stats`` defaults to `random_norm_stats`; ``config_overrides`` go to ``get_config``
+    (e.g. ``action_horizon=25``); ``dtype`` is that of the stored weights ("bfloat16" halves a
+    full-size ``pi0`` file to about 6.5 GB).
+    """
+    from pi0_policy.model.weights import build_model
+
+    config = get_config(preset, **config_overrides)
+    _check_dims(state_dim, action_dim, path)
+    stats = dict(norm_stats) if norm_stats is not None else random_norm_stats(state_dim, action_dim, seed)
+    model = build_model(config, dtype=dtype, seed=seed)
+    return save_checkpoint(
+        path,
+        model,
+        config,
+        state_dim,
+        action_dim,
+        demo_tokenizer_path(),
+        stats,
+        image_keys=image_keys,
+        source={"kind": "random", "preset": preset, "seed": seed},
+    )

@@ -1,0 +1,153 @@
+"""Chunk scheduling: when each action of a chunk runs, and how chunks are joined. Pure functions.
+
+Axis letters: H = actions in a chunk (horizon), D = action dimensions, N = kept actions.
+
+Timing convention (the one the node, the ActionChunk message and the tests share):
+    A chunk is computed from an observation taken at ``obs_time``. Action ``k`` (0-based) is the
+    target for time ``obs_time + (k + 1) * dt``: action 0 is the first command after the
+    observation, reached one control period later (as a recorded action at step t is the target
+    that the robot reaches at step t + 1).
+
+    While the model runs, time passes. When the chunk is ready at ``now``, the actions whose
+    target time is not strictly after ``now`` are already late and are dropped; the chunk then
+    starts at ``start = obs_time + first * dt`` (``first`` = index of the first kept action), which
+    lies in ``(now - dt, now]``. Kept action ``first + j`` gets ``time_from_start = (j + 1) * dt``,
+    so the trajectory begins at the robot's present and every point lies in the future.
+
+Times are float seconds on one clock (the node uses its ROS clock).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Float slack when comparing times computed from sums of dt (1 µs, far below any control period).
+TIME_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class ScheduledChunk:
+    """The part of a chunk that is still in the future, ready to publish.
+
+    - ``start``: trajectory start time (header stamp), ``obs_time + first * dt``.
+    - ``first``: index in the original chunk of the first kept action.
+    - ``actions``: ``Float[N, D]`` the kept actions, in order.
+    - ``times_from_start``: ``Float[N]`` seconds, ``(1, 2, ..., N) * dt``.
+    - ``dt``: seconds between actions.
+    """
+
+    start: float
+    first: int
+    actions: np.ndarray
+    times_from_start: np.ndarray
+    dt: float
+
+    @property
+    def end(self) -> float:
+        """Time of the last kept action (``start`` if none is kept)."""
+        return self.start + (float(self.times_from_start[-1]) if len(self.actions) else 0.0)
+
+    def target_times(self) -> np.ndarray:
+        """Absolute target time of each kept action."""
+        return self.start + self.times_from_start
+
+
+def first_future_index(obs_time: float, now: float, dt: float) -> int:
+    """Index of the first action whose target time ``obs_time + (k + 1) * dt`` is after ``now``.
+
+    ``now <= obs_time`` gives 0 (nothing has passed). ``dt`` must be positive.
+    """
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0 s, got {dt!r}")
+    elapsed = now - obs_time
+    if elapsed <= 0:
+        return 0
+    # Action k is late iff obs_time + (k + 1) dt <= now, i.e. k <= elapsed / dt - 1.
+    return max(0, int(math.floor(elapsed / dt + TIME_EPS)))
+
+
+def schedule_chunk(actions: np.ndarray, obs_time: float, now: float, dt: float,
+                   max_actions: int | None = None) -> ScheduledChunk:
+    """Drop the actions that passed while the model ran and stamp the rest (see module docstring).
+
+    ``actions`` is ``Float[H, D]``. ``max_actions`` (optional) keeps at most that many actions
+    after dropping (e.g. the replan interval plus some overlap). If every action has passed, the
+    result has no actions (``N = 0``): the caller must then hold rather than publish.
+    """
+    actions = np.asarray(actions)
+    if actions.ndim != 2:
+        raise ValueError(f"actions must be 2-D (H, D), got shape {actions.shape}")
+    first = min(first_future_index(obs_time, now, dt), len(actions))
+    kept = actions[first:]
+    if max_actions is not None:
+        if max_actions < 1:
+            raise ValueError(f"max_actions must be >= 1, got {max_actions}")
+        kept = kept[:max_actions]
+    times = dt * np.arange(1, len(kept) + 1, dtype=np.float64)
+    return ScheduledChunk(start=obs_time + first * dt, first=first, actions=kept.copy(),
+                          times_from_start=times, dt=dt)
+
+
+def cap_step_velocity(current: np.ndarray, targets: np.ndarray, max_velocity: np.ndarray,
+                      dt: float) -> np.ndarray:
+    """Limit each step of a position sequence to ``max_velocity * dt``, starting from ``current``.
+
+    ``current`` ``Float[D]``, ``targets`` ``Float[N, D]``, ``max_velocity`` ``Float[D]`` (> 0;
+    ``inf`` disables a dimension). Returns ``Float[N, D]`` where the first point is at most one
+    step from ``current`` and each point at most one step from the previous one, so a chunk never
+    jumps from the measured position. Points already within the limit are returned unchanged.
+    """
+    current = np.asarray(current, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    step = np.asarray(max_velocity, dtype=np.float64) * dt
+    if np.any(~(step > 0)):
+        raise ValueError(f"max_velocity must be > 0 in every dimension, got {max_velocity!r}")
+    out = np.empty_like(targets)
+    previous = current
+    for k, target in enumerate(targets):
+        previous = previous + np.clip(target - previous, -step, step)
+        out[k] = previous
+    return out
+
+
+def ensemble_weights(ages: np.ndarray, decay: float) -> np.ndarray:
+    """ACT-style temporal-ensembling weights ``exp(-decay * age_rank)``, normalised to sum 1.
+
+    ``ages`` is the rank of each contributing chunk, 0 for the oldest (ACT weights older
+    predictions more: w_i = exp(-m * i) with i = 0 the oldest). ``decay`` >= 0; 0 = plain mean.
+    """
+    if decay < 0:
+        raise ValueError(f"ensemble decay must be >= 0, got {decay}")
+    w = np.exp(-decay * np.asarray(ages, dtype=np.float64))
+    return w / w.sum()
+
+
+def temporal_ensemble(chunks: list[ScheduledChunk], new: ScheduledChunk,
+                      decay: float) -> ScheduledChunk:
+    """Blend ``new`` with the still-future parts of earlier ``chunks`` (oldest first).
+
+    For every target time of ``new``, each earlier chunk that has an action at that time (to
+    within half a period) contributes; the weights are :func:`ensemble_weights` over the
+    contributors ordered oldest → ``new``. Returns a chunk with ``new``'s timing and the blended
+    actions. With no overlap (or ``chunks`` empty) the result equals ``new``. All chunks must
+    share ``dt`` and ``D``.
+    """
+    if not len(new.actions):
+        return new
+    blended = np.empty_like(new.actions, dtype=np.float64)
+    for j, t in enumerate(new.target_times()):
+        samples = []
+        for chunk in chunks:
+            if chunk.dt != new.dt or chunk.actions.shape[1:] != new.actions.shape[1:]:
+                raise ValueError("chunks to ensemble must share dt and action dimensions")
+            k = int(round((t - chunk.start) / chunk.dt)) - 1
+            if 0 <= k < len(chunk.actions) and abs(chunk.start + (k + 1) * chunk.dt - t) < chunk.dt / 2:
+                samples.append(chunk.actions[k])
+        samples.append(new.actions[j])
+        w = ensemble_weights(np.arange(len(samples)), decay)
+        blended[j] = np.tensordot(w, np.asarray(samples, dtype=np.float64), axes=1)
+    return ScheduledChunk(start=new.start, first=new.first, actions=blended.astype(new.actions.dtype),
+                          times_from_start=new.times_from_start, dt=new.dt)
+

@@ -1,0 +1,92 @@
+"""Robot command and report messages built from a scheduled chunk (see policy/chunking.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from pi0_policy.policy.chunking import ScheduledChunk
+from pi0_policy.ros.conversions import sec_to_duration, sec_to_time
+
+_TWIST_AXES = {"base_x": ("linear", "x"), "base_y": ("linear", "y"), "base_yaw": ("angular", "z")}
+
+
+def joint_trajectory(joints, action_names, chunk: ScheduledChunk):
+    """JointTrajectory for ``joints`` (a controller's joints, in its order) from ``chunk``.
+
+    ``header.stamp`` = ``chunk.start``; point j holds the positions of kept action j at
+    ``time_from_start = (j + 1) * dt``. Positions only (JTC interpolates between them).
+    """
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    cols = [action_names.index(j) for j in joints]
+    msg = JointTrajectory()
+    msg.header.stamp = sec_to_time(chunk.start)
+    msg.joint_names = list(joints)
+    for row, t in zip(chunk.actions[:, cols], chunk.times_from_start):
+        msg.points.append(JointTrajectoryPoint(positions=[float(v) for v in row],
+                                               time_from_start=sec_to_duration(float(t))))
+    return msg
+
+
+def hold_trajectory(joints, positions: dict, dt: float):
+    """One-point JointTrajectory to the measured ``positions`` of ``joints``, reached ``dt`` after
+    receipt (header stamp zero = start now): replaces a running chunk so the robot stops where
+    it is. None if a joint's position is unknown (the controller then holds at the end of the
+    last trajectory)."""
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    if any(j not in positions for j in joints):
+        return None
+    msg = JointTrajectory()
+    msg.joint_names = list(joints)
+    msg.points = [JointTrajectoryPoint(positions=[float(positions[j]) for j in joints],
+                                       time_from_start=sec_to_duration(dt))]
+    return msg
+
+
+def twist(velocities: dict, stamped: bool, stamp: float, frame_id: str = "base_link"):
+    """Twist (or TwistStamped) from ``{"base_x": v, "base_y": v, "base_yaw": w}`` (missing = 0)."""
+    from geometry_msgs.msg import Twist, TwistStamped
+
+    msg = Twist()
+    for axis, value in velocities.items():
+        part, coord = _TWIST_AXES[axis]
+        setattr(getattr(msg, part), coord, float(value))
+    if not stamped:
+        return msg
+    out = TwistStamped()
+    out.header.stamp = sec_to_time(stamp)
+    out.header.frame_id = frame_id
+    out.twist = msg
+    return out
+
+
+def base_velocity_at(chunk: ScheduledChunk | None, base_cols: dict, now: float) -> dict:
+    """Base velocities to command at ``now``: action j covers ``[start + j*dt, start + (j+1)*dt)``;
+    outside the chunk (or with no chunk) every axis is 0."""
+    if chunk is None or not base_cols or not len(chunk.actions):
+        return {axis: 0.0 for axis in base_cols}
+    j = int(np.floor((now - chunk.start) / chunk.dt))
+    if j < 0 or j >= len(chunk.actions):
+        return {axis: 0.0 for axis in base_cols}
+    return {axis: float(chunk.actions[j, col]) for axis, col in base_cols.items()}
+
+
+def action_chunk(chunk: ScheduledChunk, *, embodiment: str, action_names, obs_time: float, sequence: int,
+                 instruction: str, inference_latency: float):
+    """pi0_msgs/ActionChunk of the kept actions: ``start`` = the trajectories' header stamp
+    (kept action k is reached at ``start + (k + 1) * dt``); ``header.stamp`` = observation time."""
+    from pi0_msgs.msg import ActionChunk
+
+    msg = ActionChunk()
+    msg.header.stamp = sec_to_time(obs_time)
+    msg.embodiment = embodiment
+    msg.action_names = list(action_names)
+    msg.horizon = len(chunk.actions)
+    msg.action_dim = len(action_names)
+    msg.actions = np.asarray(chunk.actions, dtype=np.float32).ravel().tolist()
+    msg.dt = sec_to_duration(chunk.dt)
+    msg.start = sec_to_time(chunk.start)
+    msg.sequence = sequence
+    msg.instruction = instruction
+    msg.inference_latency = sec_to_duration(max(0.0, inference_latency))
+    return msg

@@ -1,0 +1,144 @@
+"""The policy node's parameters: one schema, declared once, read into a validated dataclass.
+
+Every parameter is declared with its default, a description and (where it has one) its valid
+range or choices, from ``SCHEMA``. ``config/pi0_policy.yaml`` lists the same names (a test
+checks that they agree). ``read_parameters(node)`` returns :class:`PolicyParams` or raises
+``ValueError`` naming the parameter, the bad value and what to set instead.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+CAMERA_ROLES = ("base", "left_wrist", "right_wrist")
+EXECUTION_MODES = ("open_loop", "temporal_ensemble")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: name, default (its type is the parameter's type), description, checks."""
+
+    name: str
+    default: object
+    description: str
+    choices: tuple = ()
+    minimum: float | None = None
+
+
+SCHEMA: tuple[Param, ...] = (
+    Param("embodiment", "", "Embodiment class or alias (pi0_hw_interfaces), e.g. mobile_trossen. Required."),
+    Param("checkpoint", "", "Checkpoint directory (model.safetensors, config.json, tokenizer.model, "
+          "norm_stats.json). Required."),
+    Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
+    Param("dtype", "float32", "Model weights dtype.", choices=DTYPES),
+    Param("num_steps", 10, "Flow-matching integration steps per chunk (the paper uses 10).", minimum=1),
+    Param("adapter_file", "", "Adapter YAML (robot space <-> model space); empty = the packaged one "
+          "for the embodiment."),
+    *(p for role in CAMERA_ROLES for p in (
+        Param(f"cameras.{role}.topic", "", f"Topic of the {role} camera; empty = the spec's topic."),
+        Param(f"cameras.{role}.compressed", False,
+              f"True if the {role} camera topic carries sensor_msgs/CompressedImage (jpeg/png)."),
+    )),
+    Param("joint_state_topic", "", "sensor_msgs/JointState topic; empty = the spec's (joint_states)."),
+    Param("instruction_topic", "/pi0/instruction", "std_msgs/String instruction topic (reliable, "
+          "transient local)."),
+    Param("replan_interval", 0, "Actions executed per chunk before the next one is computed; 0 = the "
+          "spec's (16 at 20 Hz, 25 at 50 Hz).", minimum=0),
+    Param("max_input_age", 0.5, "Seconds: an input older than this is stale; no chunk is computed from "
+          "stale inputs.", minimum=1e-3),
+    Param("max_input_skew", 0.25, "Seconds: the latest samples of all inputs must lie this close "
+          "together in time.", minimum=1e-3),
+    Param("dry_run", False, "Compute and publish ActionChunk and status, but send no robot commands."),
+    Param("execution_mode", "open_loop", "open_loop: execute each chunk as computed (the paper's default);"
+          " temporal_ensemble: blend overlapping chunks (the paper found it hurt).", choices=EXECUTION_MODES),
+    Param("ensemble_decay", 0.01, "temporal_ensemble: weight exp(-decay * i), i = 0 the oldest chunk "
+          "(ACT's m).", minimum=0.0),
+    Param("status_rate", 2.0, "Hz of periodic PolicyStatus and /diagnostics (also sent on change).",
+          minimum=0.1),
+    Param("warmup", True, "Run one inference on blank inputs at configure (first-call latency)."),
+    Param("autostart", False, "Configure and activate at start (launch files set it from autostart:=)."),
+)
+
+_BY_NAME = {p.name: p for p in SCHEMA}
+
+
+@dataclass(frozen=True)
+class PolicyParams:
+    """Validated parameter values (camera settings by role)."""
+
+    embodiment: str
+    checkpoint: str
+    device: str
+    dtype: str
+    num_steps: int
+    adapter_file: str
+    camera_topics: dict
+    camera_compressed: dict
+    joint_state_topic: str
+    instruction_topic: str
+    replan_interval: int
+    max_input_age: float
+    max_input_skew: float
+    dry_run: bool
+    execution_mode: str
+    ensemble_decay: float
+    status_rate: float
+    warmup: bool
+    autostart: bool
+
+
+def declare_parameters(node) -> None:
+    """Declare every parameter of ``SCHEMA`` on ``node`` (once, in the constructor)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    for p in SCHEMA:
+        text = p.description + (f" One of {list(p.choices)}." if p.choices else "")
+        descriptor = ParameterDescriptor(description=text)
+        if p.minimum is not None and isinstance(p.default, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(p.minimum),
+                                                                  to_value=math.inf)]
+        elif p.minimum is not None and isinstance(p.default, int) and not isinstance(p.default, bool):
+            descriptor.integer_range = [IntegerRange(from_value=int(p.minimum), to_value=2**31 - 1, step=1)]
+        node.declare_parameter(p.name, p.default, descriptor)
+
+
+def validate(values: dict) -> PolicyParams:
+    """Check ``{name: value}`` (every name of ``SCHEMA``) and build :class:`PolicyParams`."""
+    for name, value in values.items():
+        p = _BY_NAME.get(name)
+        if p is None:
+            raise ValueError(f"unknown parameter {name!r}")
+        if p.choices and value not in p.choices:
+            raise ValueError(f"parameter {name}={value!r}: choose one of {list(p.choices)}")
+        if p.minimum is not None and not (value >= p.minimum):
+            raise ValueError(f"parameter {name}={value!r}: must be >= {p.minimum}")
+    for name in ("embodiment", "checkpoint"):
+        if not str(values[name]).strip():
+            raise ValueError(f"parameter {name} is empty: set it (e.g. --ros-args -p {name}:=...)")
+    return PolicyParams(
+        embodiment=values["embodiment"].strip(),
+        checkpoint=values["checkpoint"].strip(),
+        device=values["device"],
+        dtype=values["dtype"],
+        num_steps=int(values["num_steps"]),
+        adapter_file=values["adapter_file"],
+        camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},
+        camera_compressed={r: bool(values[f"cameras.{r}.compressed"]) for r in CAMERA_ROLES},
+        joint_state_topic=values["joint_state_topic"],
+        instruction_topic=values["instruction_topic"],
+        replan_interval=int(values["replan_interval"]),
+        max_input_age=float(values["max_input_age"]),
+        max_input_skew=float(values["max_input_skew"]),
+        dry_run=bool(values["dry_run"]),
+        execution_mode=values["execution_mode"],
+        ensemble_decay=float(values["ensemble_decay"]),
+        status_rate=float(values["status_rate"]),
+        warmup=bool(values["warmup"]),
+        autostart=bool(values["autostart"]),
+    )
+
+
+def read_parameters(node) -> PolicyParams:
+    """Read the declared parameters of ``node`` and validate them (``ValueError`` on bad values)."""
+    return validate({p.name: node.get_parameter(p.name).value for p in SCHEMA})
