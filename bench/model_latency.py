@@ -1,0 +1,159 @@
+"""π0 inference latency, broken down as in the paper's Table I, for one preset/device/dtype.
+
+    python bench/model_latency.py --preset pi0_small --device cpu --dtype float32 --steps 10 --repeats 5
+    python bench/model_latency.py --preset pi0 --dtype bfloat16 --repeats 1 --uncached-steps 1
+
+Random weights unless --weights (latency does not depend on their values; build time does).
+Reports, as medians over --repeats: image encoders (with the prompt embedding lookup);
+observation forward (prefix + state token through the language model and the expert, filling
+the KV cache; image encoders excluded, as in Table I); N action steps; total.
+Also build time, peak memory (process RSS high-water mark; CUDA max allocated), and the speed-up
+of cached sampling over recomputing the whole sequence at every step, measured in the same run
+(with --uncached-steps k < N, k full-sequence steps are timed and scaled to N: said in the output).
+Ratios against the paper's RTX 4090 numbers are printed for reference only.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from tqdm import tqdm
+
+from pi0_policy.model import build_model, get_config
+
+# π0 paper, Table I (RTX 4090, 3 cameras, 10 steps), milliseconds.
+PAPER_4090_MS = {"image_encoders": 14.0, "observation_forward": 32.0, "action_steps": 27.0, "total": 73.0}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device):
+    _sync(device)
+    start = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return out, time.perf_counter() - start
+
+
+def _peak_memory_mb(device: torch.device) -> dict:
+    peak = {"rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    if device.type == "cuda":
+        peak["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return peak
+
+
+def make_inputs(config, batch: int, device, seed: int = 0) -> dict:
+    """Random model-ready inputs: images in [-1, 1], all cameras present, a half-padded prompt."""
+    g = torch.Generator().manual_seed(seed)
+    n, size, length = config.num_cameras, config.vision.image_size, config.max_token_len
+    token_masks = torch.arange(length)[None].expand(batch, -1) < max(1, length // 2)
+    inputs = {
+        "images": torch.rand(batch, n, 3, size, size, generator=g) * 2 - 1,
+        "image_masks": torch.ones(batch, n, dtype=torch.bool),
+        "tokens": torch.randint(0, config.vocab_size, (batch, length), generator=g) * token_masks,
+        "token_masks": token_masks,
+        "state": torch.randn(batch, config.max_state_dim, generator=g),
+    }
+    noise = torch.randn(batch, config.action_horizon, config.max_action_dim, generator=g)
+    return {k: v.to(device) for k, v in inputs.items()}, noise.to(device)
+
+
+@torch.no_grad()
+def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, repeats=3, cameras=None,
+                  uncached_steps=None, batch=1, compile_steps=False, progress=True, weights=None) -> dict:
+    """Measure and return every number the script prints (times in seconds, memory in MB)."""
+    device = torch.device(device)
+    overrides = {"num_cameras": cameras} if cameras else {}
+    config = get_config(preset, **overrides)
+    uncached_steps = steps if uncached_steps is None else uncached_steps
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model, build_s = _timed(lambda: build_model(config, dtype=dtype, device=device, weights=weights), device)
+    inputs, noise = make_inputs(config, batch, device)
+    if compile_steps:
+        model.compile_denoise_step()
+
+    def one_round():
+        prefix_inputs = [inputs[k] for k in ("images", "image_masks", "tokens", "token_masks")]
+        (prefix, valid), images_s = _timed(lambda: model.embed_prefix(*prefix_inputs), device)
+        cache, forward_s = _timed(lambda: model.cache_observation(prefix, valid, inputs["state"]), device)
+        _, steps_s = _timed(lambda: model.denoise(cache, noise, steps), device)
+        return {"image_encoders": images_s, "observation_forward": forward_s, "action_steps": steps_s,
+                "total": images_s + forward_s + steps_s}
+
+    one_round()  # warm-up (allocations, kernel selection, compilation)
+    rounds = [one_round() for _ in tqdm(range(repeats), desc=f"{preset} cached", disable=not progress)]
+    uncached = []
+    for _ in tqdm(range(repeats), desc=f"{preset} uncached", disable=not progress):
+        _, seconds = _timed(lambda: model.sample_actions(**inputs, noise=noise, num_steps=uncached_steps,
+                                                         use_cache=False), device)
+        uncached.append(seconds * steps / uncached_steps)
+    result = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    result["uncached_total"] = statistics.median(uncached)
+    result["uncached_extrapolated_from_steps"] = uncached_steps
+    result["cached_speedup"] = result["uncached_total"] / result["total"]
+    result.update(build_s=build_s, parameters=sum(p.numel() for p in model.parameters()))
+    result.update(_peak_memory_mb(device))
+    result.update(loaded=weights is not None, preset=preset, device=str(device), dtype=str(dtype),
+                  steps=steps, repeats=repeats, cameras=config.num_cameras, batch=batch,
+                  threads=torch.get_num_threads())
+    return result
+
+
+def format_report(r: dict) -> str:
+    lines = [
+        f"π0 latency: preset={r['preset']} ({r['parameters']:,} params) device={r['device']} "
+        f"dtype={r['dtype']} "
+        f"cameras={r['cameras']} steps={r['steps']} repeats={r['repeats']} batch={r['batch']} "
+        f"threads={r['threads']}",
+        f"{'part':<22}{'ms':>12}{'x paper 4090':>15}",
+    ]
+    for key, paper in PAPER_4090_MS.items():
+        ms = r[key] * 1e3
+        lines.append(f"{key:<22}{ms:>12.1f}{ms / paper:>15.1f}")
+    note = ("" if r["uncached_extrapolated_from_steps"] == r["steps"]
+            else f" (timed {r['uncached_extrapolated_from_steps']} step(s), scaled to {r['steps']})")
+    lines += [
+        f"{'uncached total':<22}{r['uncached_total'] * 1e3:>12.1f}{'':>15}{note}",
+        f"cached sampling speed-up over recomputing every step: {r['cached_speedup']:.2f}x",
+        f"build ({'loaded' if r['loaded'] else 'random init'}): {r['build_s']:.2f} s; "
+        f"peak RSS {r['rss_peak_mb']:.0f} MB"
+        + (f"; CUDA max allocated {r['cuda_max_allocated_mb']:.0f} MB" if "cuda_max_allocated_mb" in r
+           else ""),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="pi0_small")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cameras", type=int, default=None, help="default: the preset's (3)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--uncached-steps", type=int, default=None,
+                        help="full-sequence steps to time for the uncached baseline (default: --steps)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the denoising step")
+    parser.add_argument("--weights", default=None,
+                        help="a safetensors file to load (times loading); default: random weights")
+    args = parser.parse_args(argv)
+    for name in ("steps", "repeats", "batch"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    result = run_benchmark(args.preset, args.device, args.dtype, args.steps, args.repeats, args.cameras,
+                           args.uncached_steps, args.batch, args.compile, weights=args.weights)
+    print(format_report(result))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

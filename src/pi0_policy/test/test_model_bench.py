@@ -1,0 +1,37 @@
+"""bench/model_latency.py runs on pi0_tiny and reports positive times and a computed cache speed-up."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "model_latency.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    if not BENCH.is_file():
+        pytest.skip(f"{BENCH} not in this checkout")
+    spec = importlib.util.spec_from_file_location("model_latency", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_main_on_tiny(bench, capsys):
+    result = bench.main(["--preset", "pi0_tiny", "--device", "cpu", "--steps", "2", "--repeats", "1",
+                         "--cameras", "1", "--uncached-steps", "1"])
+    for key in ("image_encoders", "observation_forward", "action_steps", "total", "uncached_total", "build_s",
+                "rss_peak_mb"):
+        assert result[key] > 0, key
+    parts = result["image_encoders"] + result["observation_forward"] + result["action_steps"]
+    assert result["total"] == pytest.approx(parts)
+    assert result["cached_speedup"] == pytest.approx(result["uncached_total"] / result["total"])
+    assert (result["preset"], result["cameras"], result["steps"]) == ("pi0_tiny", 1, 2)
+    out = capsys.readouterr().out
+    assert "cached sampling speed-up over recomputing every step" in out
+    assert "(timed 1 step(s), scaled to 2)" in out
+
+
+def test_bench_rejects_bad_arguments(bench):
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])
