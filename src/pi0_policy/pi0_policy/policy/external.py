@@ -27,6 +27,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from pi0_policy.model import weights
 from pi0_policy.model.config import Pi0Config, get_config, list_configs
 from pi0_policy.policy import checkpoint as ckpt
 from pi0_policy.policy.normalize import NormStats, load_norm_stats
@@ -83,50 +84,14 @@ def _meta_model(config: Pi0Config):
         return Pi0Model(config)
 
 
-def weight_names(file_keys, model) -> tuple[dict[str, str], list[str], list[str]]:
-    """``(model name → file key, missing model names, unexpected file keys)`` (see model.weights)."""
-    from pi0_policy.model import weights
-
-    strip = len(weights.LEROBOT_PREFIX) if weights.detect_layout(file_keys) == "lerobot" else 0
-    names = {key[strip:]: key for key in file_keys}
-    tied_head = "paligemma_with_expert.paligemma.lm_head.weight"
-    if weights.TEXT_EMBEDDING not in names and tied_head in names:
-        names[weights.TEXT_EMBEDDING] = names.pop(tied_head)
-    expected = dict(model.named_parameters())
-    missing = sorted(set(expected) - set(names))
-    unexpected = sorted(set(names) - set(expected) - weights.KNOWN_UNUSED)
-    return {n: names[n] for n in expected if n in names}, missing, unexpected
-
-
-def _fit(config: Pi0Config, shapes: Mapping[str, tuple]) -> tuple[dict[str, str], list[str]]:
-    """Mapping and the list of problems (missing, unexpected, shape mismatches) of ``config``."""
-    model = _meta_model(config)
-    mapping, missing, unexpected = weight_names(list(shapes), model)
-    params = dict(model.named_parameters())
-    wrong = [
-        f"{key}: file {shapes[key]} vs model {tuple(params[name].shape)}"
-        for name, key in mapping.items()
-        if tuple(shapes[key]) != tuple(params[name].shape)
-    ]
-    found = (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong))
-    return mapping, [f"{what}: {items}" for what, items in found if items]
-
-
-def file_shapes(weights_path: Path) -> dict[str, tuple]:
-    from safetensors import safe_open
-
-    with safe_open(str(weights_path), framework="pt", device="cpu") as f:
-        return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
-
-
 def match_config(weights_path: Path, preset: str | None, overrides: Mapping) -> tuple[Pi0Config, dict]:
     """The config (``preset`` or the first preset that fits) and its model name → file key map."""
-    shapes = file_shapes(weights_path)
+    shapes = weights.file_shapes(weights_path)
     candidates = [preset] if preset else list_configs()
     report = []
     for name in candidates:
         config = get_config(name, **overrides)
-        mapping, problems = _fit(config, shapes)
+        mapping, problems = weights.match_keys(shapes, _meta_model(config))
         if not problems:
             return config, mapping
         report.append(f"{name}: " + "; ".join(p[:300] for p in problems))
