@@ -6,13 +6,15 @@ package_name = "pi0_bringup"
 here = Path(__file__).parent
 
 
-def tree(folder):
-    """(install dir, [files]) pairs that install folder/ under share/<package>/, keeping subfolders."""
+def tree(folder, dest):
+    """(install dir, [files]) pairs that install folder/ as share/<package>/<dest>/, keeping subfolders."""
     pairs = {}
     for path in sorted((here / folder).rglob("*")):
-        if path.is_file():
-            rel = path.relative_to(here)
-            pairs.setdefault(str(Path("share") / package_name / rel.parent), []).append(str(rel))
+        if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(here / folder)
+            pairs.setdefault(str(Path("share") / package_name / dest / rel.parent), []).append(
+                str(path.relative_to(here))
+            )
     return sorted(pairs.items())
 
 
@@ -25,7 +27,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        *[pair for folder in ("config", "launch") for pair in tree(folder)],
+        # Launch files, and the per-robot YAML (read from the Python package, installed for ROS users).
+        *tree("launch", "launch"),
+        *tree(package_name + "/config", "config"),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

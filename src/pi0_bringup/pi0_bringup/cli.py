@@ -10,6 +10,9 @@ import sys
 
 SUBCOMMANDS = [
     "pi0_bringup.commands.instruct",
+    "pi0_bringup.commands.bringup",
+    "pi0_bringup.commands.demo",
+    "pi0_policy.commands.checkpoint",
 ]
 
 

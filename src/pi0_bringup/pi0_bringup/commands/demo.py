@@ -1,0 +1,176 @@
+"""`pi0 demo`: π0 driving a simulated mobile Trossen robot, end to end, for a few seconds.
+
+Starts what `pi0 bringup mobile_trossen --hardware sim` starts (the lifecycle policy node,
+autostarted, and the simulated robot with its three cameras), sends an instruction, and
+watches: chunks received, inference latency, the joints moving. `--duration` seconds after the
+policy became active it stops, prints a summary and saves `OUT/camera_views.png` (each camera
+at start and end) and `OUT/joint_positions.png` (joint positions over time).
+
+The default model, honestly: no π0 weights can be downloaded here, so the demo
+creates a randomly initialised tiny π0 (preset pi0_tiny) in `OUT/checkpoint`. It shows the
+pipeline (instruction in, chunks out, the robot moving), not a skill. Give a real converted
+checkpoint with `--checkpoint DIR` (see `pi0 checkpoint convert`).
+
+Exit status: 0 if chunks arrived and the robot moved; 1 otherwise (the status faults are printed).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+from pi0_bringup import robots
+from pi0_bringup.commands.bringup import add_robot_arguments, describe_from_args, publish_instruction
+
+DEFAULT_ROBOT = "mobile_trossen"
+DEFAULT_INSTRUCTION = "pick up the towel and fold it"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run π0 on a simulated mobile Trossen robot and report what happened",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_robot_arguments(
+        parser, default_robot=DEFAULT_ROBOT, instruction=DEFAULT_INSTRUCTION, duration=20.0, hardware=False
+    )
+    parser.add_argument("--out", default="demo_out", help="folder for pictures and the demo checkpoint")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random demo checkpoint")
+    parser.add_argument("--startup-timeout", type=float, default=180.0, metavar="S",
+                        help="seconds to wait for the policy node to load the model and become active")
+    parser.set_defaults(func=run)
+
+
+def progress_line(elapsed: float, summary: dict) -> str:
+    """One progress line: time, lifecycle state, chunks, latency, joint motion."""
+    latency = summary["mean_latency"]
+    latency_text = "  -  " if math.isnan(latency) else f"{latency * 1000:5.0f} ms"
+    return (
+        f"[{elapsed:5.1f} s] policy {summary['lifecycle_state']:<12} chunks {summary['chunks_received']:3d}  "
+        f"mean latency {latency_text}  joints moved {summary['joint_path_length']:6.2f} rad"
+    )
+
+
+def save_pictures(out: Path, snapshot: dict, spec, robot: str, instruction: str) -> list[Path]:
+    from pi0_bringup.figures import save_camera_views, save_joint_plot
+
+    title = f"{robot} (simulated), instruction {instruction!r}"
+    return [
+        save_camera_views(out / "camera_views.png", snapshot["first_images"], snapshot["last_images"],
+                          [c.role for c in spec.cameras], title=title),
+        save_joint_plot(out / "joint_positions.png", snapshot["joint_times"], snapshot["joint_positions"],
+                        spec.joint_names, chunk_times=[c[0] for c in snapshot["chunks"]], title=title),
+    ]
+
+
+def wait_until_active(runner, monitor, timeout: float) -> bool:
+    """Wait for the policy node to become active (model loaded, warmed up), printing progress."""
+    start = time.monotonic()
+    next_line = start + 2.0
+    while runner.alive() and time.monotonic() - start < timeout:
+        summary = monitor.snapshot()
+        if summary["lifecycle_state"] == "active":
+            print(f"pi0 demo: policy active after {time.monotonic() - start:.1f} s")
+            return True
+        if time.monotonic() >= next_line:
+            state = "starting" if summary["lifecycle_state"] == "unknown" else summary["lifecycle_state"]
+            faults = f"; faults: {'; '.join(summary['faults'])}" if summary["faults"] else ""
+            elapsed = time.monotonic() - start
+            print(f"[{elapsed:5.1f} s] loading the model; policy {state}{faults}", flush=True)
+            next_line += 2.0
+        time.sleep(0.1)
+    faults = monitor.snapshot()["faults"]
+    print(f"pi0 demo: FAILED: the policy node did not become active within {timeout:.0f} s"
+          + (f"; faults: {'; '.join(faults)}" if faults else ""))
+    return False
+
+
+def watch(runner, monitor, duration: float) -> None:
+    """Print a progress line every 2 s for `duration` seconds."""
+    start = time.monotonic()
+    next_line = start
+    while runner.alive() and time.monotonic() - start < duration:
+        if time.monotonic() >= next_line:
+            print(progress_line(time.monotonic() - start, monitor.snapshot()), flush=True)
+            next_line += 2.0
+        time.sleep(0.1)
+    print(progress_line(time.monotonic() - start, monitor.snapshot()), flush=True)
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    args.hardware, args.bridge = "sim", False
+    try:
+        spec = robots.embodiment_spec(args.robot, args.embodiment)
+    except (KeyError, ValueError) as error:
+        print(f"pi0 demo: {error.args[0] if isinstance(error, KeyError) else error}")
+        return 2
+    print(f"pi0 demo: π0 on a simulated {args.robot} robot; no hardware needed.")
+    if not args.checkpoint:
+        from pi0_bringup.checkpoints import DEFAULT_PRESET, random_checkpoint
+
+        print(f"pi0 demo: model = a randomly initialised tiny π0 ({DEFAULT_PRESET}) created locally in "
+              f"{out / 'checkpoint'}: no weights can be downloaded here, so it shows the pipeline, "
+              "not a skill.")
+        args.checkpoint = str(random_checkpoint(spec, out / "checkpoint", seed=args.seed))
+    try:
+        descriptions = describe_from_args(args)
+    except (KeyError, ValueError, FileNotFoundError) as error:
+        print(f"pi0 demo: {error.args[0] if isinstance(error, KeyError) else error}")
+        return 2
+
+    from pi0_bringup.monitor import Monitor
+    from pi0_bringup.runner import Runner, remap_args
+
+    cli_args = remap_args(descriptions[0].remappings)
+    runner = Runner(descriptions)
+    monitor = None
+    ok = False
+    try:
+        runner.start()
+        namespace = descriptions[0].namespace
+        monitor = Monitor(spec, namespace=namespace, context=runner.context, cli_args=cli_args)
+        runner.add_node(monitor)
+        publish_instruction(monitor, args.instruction)
+        print(f"pi0 demo: instruction {args.instruction!r} on {robots.INSTRUCTION_TOPIC}")
+        if wait_until_active(runner, monitor, args.startup_timeout):
+            print(f"pi0 demo: running {args.duration:.0f} s (Ctrl-C stops early)")
+            watch(runner, monitor, args.duration)
+            ok = True
+    except KeyboardInterrupt:
+        print("pi0 demo: interrupted")
+        ok = monitor is not None
+    finally:
+        runner.stop()
+    if not ok:
+        return 1
+    return report(out, monitor.snapshot(), spec, args)
+
+
+def report(out: Path, snapshot: dict, spec, args) -> int:
+    """Print the summary, save the pictures; 0 if chunks arrived and the joints moved."""
+    paths = save_pictures(out, snapshot, spec, args.robot, args.instruction)
+    latency = snapshot["mean_latency"]
+    print("\npi0 demo: summary")
+    print(f"  chunks received       {snapshot['chunks_received']}")
+    print(f"  mean inference latency {'n/a' if math.isnan(latency) else f'{latency * 1000:.0f} ms'}")
+    print(f"  joint motion           {snapshot['joint_path_length']:.2f} rad path length, "
+          f"largest displacement {snapshot['joint_max_displacement']:.3f}")
+    status = snapshot["status"]
+    if status is not None and status.chunks_published:
+        parts = ("preprocess", "observation_forward", "action_steps", "postprocess")
+        breakdown = ", ".join(
+            f"{part.replace('_', ' ')} {getattr(status.latency, part) * 1000:.0f} ms" for part in parts
+        )
+        print(f"  latest inference       {breakdown}")
+    print(f"  policy state           {snapshot['lifecycle_state']}")
+    for path in paths:
+        print(f"  saved                  {path}")
+    ok = snapshot["chunks_received"] > 0 and snapshot["joint_path_length"] > 0
+    if not ok:
+        faults = snapshot["faults"] or ["none reported"]
+        print("pi0 demo: FAILED: no chunks or no motion. Policy faults: " + "; ".join(faults))
+    return 0 if ok else 1
