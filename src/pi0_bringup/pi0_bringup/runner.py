@@ -96,6 +96,7 @@ class Runner:
         self.nodes: dict = {}
         self.executor = None
         self._thread = None
+        self._stopping = threading.Event()
         self.switch_interval = switch_interval
         self._saved_switch_interval = None
 
@@ -125,10 +126,13 @@ class Runner:
         return self
 
     def _spin(self) -> None:
+        # spin_once in a loop with a flag, not executor.spin(): shutting an executor down while
+        # another thread is inside its wait loop races with the teardown of its guard condition.
         from rclpy.executors import ExternalShutdownException
 
         try:
-            self.executor.spin()
+            while not self._stopping.is_set() and self.context.ok():
+                self.executor.spin_once(timeout_sec=0.1)
         except ExternalShutdownException:
             pass
 
@@ -143,11 +147,12 @@ class Runner:
     def stop(self) -> None:
         """Stop spinning, shut lifecycle nodes down (the policy holds the robot and stops its
         worker), destroy every node, and shut down a context the runner created."""
-        if self.executor is not None:
-            self.executor.shutdown(timeout_sec=5.0)
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
+        if self.executor is not None:
+            self.executor.shutdown(timeout_sec=5.0)
         for node in reversed(list(self.nodes.values())):
             if hasattr(node, "trigger_shutdown"):
                 try:

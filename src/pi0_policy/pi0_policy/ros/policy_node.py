@@ -404,6 +404,10 @@ def main(args=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # On SIGINT rclpy has already shut the context down, so no shutdown transition can run:
+        # stop the inference thread before the entities it publishes with are destroyed.
+        if node.worker is not None:
+            node.worker.stop(timeout=30.0)
         node.destroy_node()
         rclpy.try_shutdown()
 
