@@ -21,8 +21,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -32,7 +30,7 @@ from . import safety
 from .embodiment import load_embodiment
 from .follower import GroupFollower
 from .ros_common import (REJECTED_QOS, Param, declare, now_s, stamp_msg, trajectory_fields, twist_axes,
-                         twist_type)
+                         run_node, twist_type)
 from .trajectory import TrajectoryError
 
 PARAMS = (
@@ -197,21 +195,7 @@ class TrajectoryBridgeNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    try:
-        node = TrajectoryBridgeNode()
-    except (KeyError, ValueError, OSError) as err:
-        print(f"trajectory_bridge: {err.args[0] if err.args else err}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(TrajectoryBridgeNode, "trajectory_bridge", args)
 
 
 if __name__ == "__main__":

@@ -76,3 +76,31 @@ def declare(node: Node, params: tuple[Param, ...]) -> dict[str, Any]:
             node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
             values[p.name] = node.get_parameter(p.name).value
     return values
+
+
+def run_node(node_class, name: str, args=None) -> int:
+    """Console-script body: init rclpy, build `node_class()`, spin until Ctrl-C or shutdown.
+
+    A bad configuration (unknown embodiment, invalid parameter, missing file) prints
+    `<name>: <reason>` and returns 2 instead of a traceback.
+    """
+    import sys
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=args)
+    try:
+        node = node_class()
+    except (KeyError, ValueError, OSError) as err:
+        print(f"{name}: {err.args[0] if err.args else err}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -17,9 +17,7 @@ import math
 import sys
 
 import numpy as np
-import rclpy
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -30,7 +28,7 @@ from .embodiment import load_embodiment
 from .follower import BaseIntegrator, GroupFollower
 from .render import Renderer
 from .ros_common import (REJECTED_QOS, Param, declare, now_s, stamp_msg, trajectory_fields, twist_axes,
-                         twist_type)
+                         run_node, twist_type)
 from .trajectory import TrajectoryError
 
 PARAMS = (
@@ -171,21 +169,7 @@ class SimRobotNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    try:
-        node = SimRobotNode()
-    except (KeyError, ValueError, OSError) as err:
-        print(f"sim_robot: {err.args[0] if err.args else err}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SimRobotNode, "sim_robot", args)
 
 
 if __name__ == "__main__":
