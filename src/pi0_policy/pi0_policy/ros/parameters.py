@@ -39,6 +39,10 @@ SCHEMA: tuple[Param, ...] = (
         Param(f"cameras.{role}.topic", "", f"Topic of the {role} camera; empty = the spec's topic."),
         Param(f"cameras.{role}.compressed", False,
               f"True if the {role} camera topic carries sensor_msgs/CompressedImage (jpeg/png)."),
+        Param(f"cameras.{role}.width", 0, f"Expected width of the {role} camera's images in pixels; other "
+              "sizes are a fault. 0 = the spec's.", minimum=0),
+        Param(f"cameras.{role}.height", 0, f"Expected height of the {role} camera's images; 0 = the spec's.",
+              minimum=0),
     )),
     Param("joint_state_topic", "", "sensor_msgs/JointState topic; empty = the spec's (joint_states)."),
     Param("instruction_topic", "/pi0/instruction", "std_msgs/String instruction topic (reliable, "
@@ -75,6 +79,7 @@ class PolicyParams:
     adapter_file: str
     camera_topics: dict
     camera_compressed: dict
+    camera_sizes: dict
     joint_state_topic: str
     instruction_topic: str
     replan_interval: int
@@ -125,6 +130,8 @@ def validate(values: dict) -> PolicyParams:
         adapter_file=values["adapter_file"],
         camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},
         camera_compressed={r: bool(values[f"cameras.{r}.compressed"]) for r in CAMERA_ROLES},
+        camera_sizes={r: (int(values[f"cameras.{r}.width"]), int(values[f"cameras.{r}.height"]))
+                      for r in CAMERA_ROLES},
         joint_state_topic=values["joint_state_topic"],
         instruction_topic=values["instruction_topic"],
         replan_interval=int(values["replan_interval"]),

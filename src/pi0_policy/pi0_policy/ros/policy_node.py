@@ -173,7 +173,8 @@ class PolicyNode(LifecycleNode):
         for cam in spec.cameras:
             topic = p.camera_topics.get(cam.role) or cam.topic
             compressed = p.camera_compressed.get(cam.role, False)
-            tracker.add_camera(cam.role, topic, (cam.width, cam.height), compressed)
+            width, height = p.camera_sizes.get(cam.role, (0, 0))
+            tracker.add_camera(cam.role, topic, (width or cam.width, height or cam.height), compressed)
             cb = (lambda msg, role=cam.role: tracker.on_image(role, msg, self._now()))
             msg_type = CompressedImage if compressed else Image
             self._keep(self.create_subscription(msg_type, topic, cb, qos.SENSOR))
