@@ -110,3 +110,24 @@ def test_time_embedding_is_sin_then_cos_with_geometric_periods():
     angle = torch.tensor(torch.pi / 8)
     torch.testing.assert_close(emb[1, 3], torch.sin(angle))
     torch.testing.assert_close(emb[1, 7], torch.cos(angle))
+
+
+def test_bf16_loss_backpropagates_and_training_steps_reduce_it(cfg):
+    """bf16 weights (norms and embeddings kept in fp32, as openpi): finite fp32 losses, gradients in
+    each parameter's own dtype, and optimiser steps lower the loss on a fixed batch (slowly: plain
+    Adam on bf16 weights rounds small updates away; measured 2.01 → 1.12 in 40 steps)."""
+    model = build_model(cfg, dtype="bfloat16", seed=0).train()
+    batch = _batch(cfg)
+    noise, time = torch.randn_like(batch["actions"]), torch.tensor([0.3, 0.8])
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = model.compute_loss(**batch, noise=noise, time=time).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert model.state_proj.weight.dtype == torch.bfloat16
+    assert model.state_proj.weight.grad.dtype == torch.bfloat16
+    assert losses[-1] < 0.75 * losses[0], f"bf16 loss {losses[0]:.3f} → {losses[-1]:.3f}"
