@@ -247,6 +247,13 @@ def describe(
         policy["checkpoint"] = str(checkpoint)
     if device:
         policy["device"] = str(device)
+    if hardware == "sim":
+        # A simulated robot told to render another image size: the policy expects that size.
+        sim_size = {**config["sim"], **(sim_parameters or {})}
+        for axis in ("width", "height"):
+            if int(sim_size.get(f"image_{axis}") or 0) > 0:
+                for cam in spec.cameras:
+                    policy[f"cameras.{cam.role}.{axis}"] = int(sim_size[f"image_{axis}"])
     policy.update(parameters or {})
     package, executable, name = POLICY_NODE
     nodes = [NodeDescription(package, executable, name, namespace, policy, remaps, lifecycle=True)]

@@ -122,6 +122,18 @@ def test_overrides_and_remappings():
     assert policy.remappings == (("fr3_arm_controller/joint_trajectory", "/arm/jt"), ("a", "/b"))
 
 
+def test_sim_image_size_is_passed_on_to_the_policy():
+    policy, sim = robots.describe("mobile_trossen", sim_parameters={"image_width": 320, "image_height": 240})
+    assert (sim.parameters["image_width"], sim.parameters["image_height"]) == (320, 240)
+    for role in ("base", "left_wrist", "right_wrist"):
+        assert policy.parameters[f"cameras.{role}.width"] == 320
+        assert policy.parameters[f"cameras.{role}.height"] == 240
+    policy, _ = robots.describe("mobile_trossen")  # the spec's size: nothing to pass on
+    assert not any(name.startswith("cameras.") for name in policy.parameters)
+    (policy,) = robots.describe("ur5e", hardware="real", checkpoint="/c", sim_parameters={"image_width": 320})
+    assert "cameras.base.width" not in policy.parameters
+
+
 @pytest.mark.parametrize(
     "call, error, message",
     [
