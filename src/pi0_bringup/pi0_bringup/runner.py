@@ -147,20 +147,18 @@ class Runner:
     def stop(self) -> None:
         """Stop spinning, shut lifecycle nodes down (the policy holds the robot and stops its
         worker), destroy every node, and shut down a context the runner created."""
-        # Shutdown transitions first, while the executor still spins: the policy sends its hold
-        # and stops its worker. Then stop spinning, then destroy.
-        for node in reversed(list(self.nodes.values())):
-            if hasattr(node, "trigger_shutdown"):
-                try:
-                    node.trigger_shutdown()
-                except Exception as error:  # noqa: BLE001 - already finalized, or a failed callback
-                    node.get_logger().warning(f"shutdown transition failed: {error}")
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
         if self.executor is not None:
             self.executor.shutdown(timeout_sec=5.0)
+        for node in reversed(list(self.nodes.values())):
+            if hasattr(node, "trigger_shutdown"):
+                try:
+                    node.trigger_shutdown()
+                except Exception as error:  # noqa: BLE001 - already finalized, or a failed callback
+                    node.get_logger().warning(f"shutdown transition failed: {error}")
         for node in reversed(list(self.nodes.values())):
             try:
                 node.destroy_node()
