@@ -36,12 +36,7 @@ def save_camera_views(path, first: dict, last: dict, roles, title: str = "") -> 
             ax.set_title(f"{role} ({when})", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def save_joint_plot(path, times: np.ndarray, positions: np.ndarray, names, chunk_times=(), title: str = ""):
@@ -58,6 +53,11 @@ def save_joint_plot(path, times: np.ndarray, positions: np.ndarray, names, chunk
     ax.set_title(title or "joint positions (grey lines: action chunks received)", fontsize=10)
     if len(names) <= 20:
         ax.legend(fontsize=6, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path) -> Path:
+    """Lay `fig` out, write it to `path` (creating the folder) as a PNG, close it; return the path."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,19 @@ def _batch(cfg, b=2, seed=0):
     }
 
 
+def _train(model, batch, noise, time, steps, lr=3e-3):
+    """Adam steps on one fixed batch (fixed noise and time); the loss before each step."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = model.compute_loss(**batch, noise=noise, time=time).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
 @pytest.fixture(scope="module")
 def cfg():
     """pi0_tiny with one 56 px camera (16 image tokens) and 8 actions: fast enough to train on a CPU."""
@@ -36,14 +49,7 @@ def test_tiny_model_overfits_one_batch(cfg):
     batch = _batch(cfg)
     noise = torch.randn_like(batch["actions"])
     time = torch.tensor([0.3, 0.8])
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(80):
-        loss = model.compute_loss(**batch, noise=noise, time=time).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses = _train(model, batch, noise, time, steps=80)
     assert losses[-1] < losses[0] / 10, f"loss {losses[0]:.3f} → {losses[-1]:.3f}"
 
 
@@ -119,14 +125,7 @@ def test_bf16_loss_backpropagates_and_training_steps_reduce_it(cfg):
     model = build_model(cfg, dtype="bfloat16", seed=0).train()
     batch = _batch(cfg)
     noise, time = torch.randn_like(batch["actions"]), torch.tensor([0.3, 0.8])
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(40):
-        loss = model.compute_loss(**batch, noise=noise, time=time).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses = _train(model, batch, noise, time, steps=40)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert model.state_proj.weight.dtype == torch.bfloat16
     assert model.state_proj.weight.grad.dtype == torch.bfloat16
