@@ -37,7 +37,7 @@ LAUNCH_ARGUMENTS = (
     ),
     LaunchArgument("device", "", "torch device for the policy, e.g. cpu, cuda, cuda:1 (empty: default)"),
     LaunchArgument("namespace", "", "namespace of every node and relative topic, e.g. robot1"),
-    LaunchArgument("autostart", "true", "true: configure and activate the policy node at start"),
+    LaunchArgument("autostart", "true", "true: configure and activate the policy node at start; false: configure it and leave it inactive"),
     *(
         LaunchArgument(f"{role}_camera", "", f"topic of the {role} camera (empty: the robot's default topic)")
         for role in CAMERA_ROLES

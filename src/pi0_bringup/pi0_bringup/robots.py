@@ -242,7 +242,8 @@ def describe(
     remaps += [parse_remap(r) if isinstance(r, str) else parse_remap(":=".join(r)) for r in remappings]
     remaps = tuple(remaps)
 
-    policy = {**config["policy"], "embodiment": embodiment, "autostart": bool(autostart)}
+    # autostart: configure and activate; otherwise configured (model loaded) and left inactive.
+    policy = {**config["policy"], "embodiment": embodiment, "autostart": bool(autostart), "autoconfigure": True}
     if checkpoint:
         policy["checkpoint"] = str(checkpoint)
     if device:

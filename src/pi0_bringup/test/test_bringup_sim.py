@@ -125,7 +125,9 @@ def test_robot_in_simulation_reaches_active_and_moves_on_instruction(
         runner.stop()
 
 
-def test_autostart_false_leaves_the_policy_unconfigured(ros_context, checkpoint_for, small_cameras):
+def test_autostart_false_leaves_the_policy_inactive(ros_context, checkpoint_for, small_cameras):
+    """autostart:=false: the policy is configured (model loaded) but inactive: no chunk moves the
+    robot until it is activated."""
     from lifecycle_msgs.srv import GetState
 
     spec, namespace = robots.embodiment_spec("ur5e"), unique_namespace()
@@ -134,12 +136,18 @@ def test_autostart_false_leaves_the_policy_unconfigured(ros_context, checkpoint_
     try:
         client = monitor.create_client(GetState, f"/{namespace}/pi0_policy/get_state")
         assert client.wait_for_service(timeout_sec=10.0)
-        future = client.call_async(GetState.Request())
-        wait_for(future.done, 10, "get_state reply")
-        assert future.result().current_state.label == "unconfigured"
+
+        def state():
+            future = client.call_async(GetState.Request())
+            wait_for(future.done, 10, "get_state reply")
+            return future.result().current_state.label
+
+        wait_for(lambda: state() == "inactive", 60, "the policy configured and inactive")
         publish_instruction(monitor, "wave")
         wait_for(lambda: len(monitor.snapshot()["joint_times"]) >= 5, 10, "joint states from the sim robot")
+        time.sleep(1.0)
         assert monitor.snapshot()["chunks_received"] == 0
+        assert state() == "inactive"
     finally:
         runner.stop()
 

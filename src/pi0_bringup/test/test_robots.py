@@ -53,7 +53,7 @@ def test_sim_description_matches_the_spec(robot):
 def test_real_hardware_starts_a_bridge_only_for_driver_topics(robot):
     spec = robots.embodiment_spec(robot)
     (policy,) = robots.describe(robot, hardware="real", checkpoint="/ckpt", autostart=False)
-    assert policy.parameters["autostart"] is False
+    assert policy.parameters["autostart"] is False and policy.parameters["autoconfigure"] is True
     bridged = [c for c in spec.controllers if c.driver_topic]
     if bridged:
         policy, bridge = robots.describe(robot, hardware="real", bridge=True, namespace="/lab/robot1")

@@ -175,3 +175,12 @@ def test_an_unexpected_configure_exception_is_an_error_that_returns_to_unconfigu
     assert report.lifecycle_state == "unconfigured"   # on_error cleaned up
     assert report.faults == ["configure error: TypeError: a bug in the policy backend"]
     assert node.trigger_configure() == TransitionCallbackReturn.ERROR   # and it can be retried
+
+
+def test_autoconfigure_loads_the_model_and_stays_inactive(world, checkpoint):
+    node = make_node(world, "autoconf_policy", embodiment="ur5e", checkpoint=str(checkpoint), autoconfigure=True,
+                     num_steps=1)
+    world.spin_until(lambda: node.status_report().lifecycle_state == "inactive", 60.0, "autoconfigure")
+    world.spin_for(0.5)
+    assert node.status_report().lifecycle_state == "inactive"
+    assert node.policy is not None, "configured: the model is loaded and ready to activate"

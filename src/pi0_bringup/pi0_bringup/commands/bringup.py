@@ -42,7 +42,8 @@ def add_robot_arguments(
                         help="embodiment YAML of the robot's class (your camera sizes, joint names)")
     parser.add_argument("--namespace", default="", help="namespace of every node and relative topic")
     parser.add_argument("--autostart", action=argparse.BooleanOptionalAction, default=True,
-                        help="configure and activate the policy node at start (default: yes)")
+                        help="configure and activate the policy node at start (default: yes); "
+                             "--no-autostart configures it and leaves it inactive")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
                         help="remap a topic for every node, e.g. camera_high/camera/color/image_raw:=/cam0")
     parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",

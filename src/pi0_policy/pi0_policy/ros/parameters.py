@@ -62,6 +62,8 @@ SCHEMA: tuple[Param, ...] = (
           minimum=0.1),
     Param("warmup", True, "Run one inference on blank inputs at configure (first-call latency)."),
     Param("autostart", False, "Configure and activate at start (launch files set it from autostart:=)."),
+    Param("autoconfigure", False, "Configure at start (load and warm up the model) but stay inactive "
+          "until activated; ignored when autostart is true."),
 )
 
 _BY_NAME = {p.name: p for p in SCHEMA}
@@ -91,6 +93,7 @@ class PolicyParams:
     status_rate: float
     warmup: bool
     autostart: bool
+    autoconfigure: bool
 
 
 def declare_parameters(node) -> None:
@@ -143,6 +146,7 @@ def validate(values: dict) -> PolicyParams:
         status_rate=float(values["status_rate"]),
         warmup=bool(values["warmup"]),
         autostart=bool(values["autostart"]),
+        autoconfigure=bool(values["autoconfigure"]),
     )
 
 

@@ -66,7 +66,7 @@ class PolicyNode(LifecycleNode):
         self._reset_run_state()
         self.params = self.spec = self.adapter = self.policy = self.tracker = self.worker = None
         self._last_status_key = None
-        if self.get_parameter("autostart").value:
+        if self.get_parameter("autostart").value or self.get_parameter("autoconfigure").value:
             self._autostart_timer = self.create_timer(0.01, self._autostart)
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -121,7 +121,8 @@ class PolicyNode(LifecycleNode):
     def _autostart(self):
         self._autostart_timer.cancel()
         self.destroy_timer(self._autostart_timer)
-        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        configured = self.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        if configured and self.get_parameter("autostart").value:
             self.trigger_activate()
 
     # ---- configure ---------------------------------------------------------------------------
