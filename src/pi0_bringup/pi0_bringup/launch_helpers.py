@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pi0_hw_interfaces.spec_validation import CAMERA_ROLES  # one `<role>_camera` launch argument each
+
 from pi0_bringup import robots
 
 
@@ -23,9 +25,6 @@ class LaunchArgument:
     description: str
     choices: tuple = ()
 
-
-#: Camera roles of the embodiment specs, one `<role>_camera` launch argument each.
-CAMERA_ROLES = ("base", "left_wrist", "right_wrist")
 
 LAUNCH_ARGUMENTS = (
     LaunchArgument(

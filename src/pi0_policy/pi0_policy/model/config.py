@@ -152,6 +152,9 @@ class Pi0Config:
         return cls(**kwargs)
 
 
+#: The model's camera slots, in prefix order (openpi's and LeRobot's names).
+IMAGE_KEYS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")
+
 PRESETS: dict[str, Pi0Config] = {
     "pi0": Pi0Config(
         name="pi0",

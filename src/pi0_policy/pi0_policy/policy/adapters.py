@@ -35,8 +35,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-MODEL_IMAGE_KEYS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")
-CAMERA_ROLES = ("base", "left_wrist", "right_wrist")
+from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
+from pi0_policy.model.config import IMAGE_KEYS as MODEL_IMAGE_KEYS
+
 DIM_KINDS = ("joint", "gripper", "base")
 _BASE_LINEAR_AXES = ("base_x", "base_y")
 _ADAPTER_KEYS = {"embodiment", "cameras", "delta_kinds", "delta_joints", "sign_flip_joints"}

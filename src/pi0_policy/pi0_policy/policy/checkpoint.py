@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pi0_policy.model.config import Pi0Config, get_config
+from pi0_policy.model.config import IMAGE_KEYS, Pi0Config, get_config
 from pi0_policy.policy.normalize import EPS, NormStats, check_eps, load_norm_stats, save_norm_stats
 from pi0_policy.policy.tokenizer import PromptTokenizer, demo_tokenizer_path
 
@@ -40,7 +40,7 @@ TOKENIZER_FILE = "tokenizer.model"
 NORM_STATS_FILE = "norm_stats.json"
 FORMAT = "pi0_ros"
 FORMAT_VERSION = 1
-DEFAULT_IMAGE_KEYS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")
+DEFAULT_IMAGE_KEYS = IMAGE_KEYS
 
 
 @dataclass(frozen=True)

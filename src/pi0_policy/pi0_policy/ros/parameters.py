@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-CAMERA_ROLES = ("base", "left_wrist", "right_wrist")
+from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
+
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
 DTYPES = ("float32", "bfloat16", "float16")
 
