@@ -67,7 +67,8 @@ def make_inputs(config, batch: int, device, seed: int = 0) -> dict:
 
 @torch.no_grad()
 def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, repeats=3, cameras=None,
-                  uncached_steps=None, batch=1, compile_steps=False, progress=True, weights=None) -> dict:
+                  uncached_steps=None, batch=1, compile_steps=False, progress=True, weights=None,
+                  attention="sdpa") -> dict:
     """Measure and return every number the script prints (times in seconds, memory in MB)."""
     device = torch.device(device)
     overrides = {"num_cameras": cameras} if cameras else {}
@@ -75,7 +76,8 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
     uncached_steps = steps if uncached_steps is None else uncached_steps
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model, build_s = _timed(lambda: build_model(config, dtype=dtype, device=device, weights=weights), device)
+    model, build_s = _timed(lambda: build_model(config, dtype=dtype, device=device, weights=weights,
+                                                    attention=attention), device)
     inputs, noise = make_inputs(config, batch, device)
     if compile_steps:
         model.compile_denoise_step()
