@@ -30,7 +30,9 @@ def test_lerobot_directory_loads_in_place(policy):
     direct = Pi0Policy.from_checkpoint(lerobot, tokenizer=FIXTURE / "tokenizer" / "tokenizer.model")
     assert direct.info.source["kind"] == "lerobot" and direct.info.config == policy.info.config
     obs = raw_observation()
-    np.testing.assert_array_equal(direct.infer(obs)["actions"], policy.infer(obs)["actions"])
+    # Two model objects (and here two torch thread counts: dtype/threads auto): float sums may be
+    # reordered, so compare with a tolerance far below the LeRobot parity tolerance.
+    np.testing.assert_allclose(direct.infer(obs)["actions"], policy.infer(obs)["actions"], atol=1e-5, rtol=0)
 
 
 def test_same_observation_and_noise_give_identical_actions(policy):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,10 @@ SCHEMA: tuple[Param, ...] = (
     Param("checkpoint", "", "Checkpoint directory (model.safetensors, config.json, tokenizer.model, "
           "norm_stats.json). Required."),
     Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
-    Param("dtype", "float32", "Model weights dtype.", choices=DTYPES),
+    Param("dtype", "auto", "Model weights dtype; auto = bfloat16 on CUDA and native-bf16 CPUs (large "
+          "models), else float32 (pi0_policy/policy/runtime.py).", choices=DTYPES),
+    Param("num_threads", 0, "Torch threads for inference; 0 = chosen from the model size and the cores "
+          "this process may use.", minimum=0),
     Param("num_steps", 10, "Flow-matching integration steps per chunk (the paper uses 10).", minimum=1),
     Param("adapter_file", "", "Adapter YAML (robot space <-> model space); empty = the packaged one "
           "for the embodiment."),
@@ -78,6 +81,7 @@ class PolicyParams:
     checkpoint: str
     device: str
     dtype: str
+    num_threads: int
     num_steps: int
     adapter_file: str
     camera_topics: dict
@@ -130,6 +134,7 @@ def validate(values: dict) -> PolicyParams:
         checkpoint=values["checkpoint"].strip(),
         device=values["device"],
         dtype=values["dtype"],
+        num_threads=int(values["num_threads"]),
         num_steps=int(values["num_steps"]),
         adapter_file=values["adapter_file"],
         camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},

@@ -45,7 +45,7 @@ def load_pi0_policy(params):
     from pi0_policy.policy.local import Pi0Policy
 
     return Pi0Policy.from_checkpoint(params.checkpoint, device=params.device, dtype=params.dtype,
-                                     num_steps=params.num_steps)
+                                     num_steps=params.num_steps, num_threads=params.num_threads)
 
 
 class PolicyNode(LifecycleNode):
@@ -82,6 +82,8 @@ class PolicyNode(LifecycleNode):
         self._config_fault = ""
         self._set_state(2)
         self.get_logger().info(f"configured: {self.spec.name}, checkpoint {self.params.checkpoint}")
+        if getattr(self.policy, "runtime", None) is not None:
+            self.get_logger().info(f"inference runtime: {self.policy.runtime.describe()}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
