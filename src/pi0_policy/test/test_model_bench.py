@@ -32,6 +32,21 @@ def test_bench_main_on_tiny(bench, capsys):
     assert "(timed 1 step(s), scaled to 2)" in out
 
 
+def test_bench_roofline_and_baseline_ratio(bench, capsys):
+    result = bench.main(["--preset", "pi0_tiny", "--device", "cpu", "--steps", "2", "--repeats", "1",
+                         "--cameras", "1", "--uncached-steps", "1", "--baseline", "eager"])
+    assert result["matmul_gflops"] > 0
+    for part in ("image_encoders", "observation_forward", "action_steps"):
+        row = result["roofline"][part]
+        assert row["gflop"] > 0 and row["mbytes"] > 0
+        assert row["gflops"] == pytest.approx(row["gflop"] / result[part])
+        assert row["of_matmul"] == pytest.approx(row["gflops"] / result["matmul_gflops"])
+        assert result["speedup_over_baseline"][part] == pytest.approx(result["baseline"][part] / result[part])
+    assert result["baseline"]["attention"] == "eager" and result["attention"] == "sdpa"
+    out = capsys.readouterr().out
+    assert "speed-up over eager attention" in out and "roofline: matmul rate in this run" in out
+
+
 def test_bench_rejects_bad_arguments(bench):
     with pytest.raises(SystemExit):
         bench.main(["--repeats", "0"])
