@@ -103,6 +103,7 @@ class Pi0Model(nn.Module):
         self.action_time_mlp_out = nn.Linear(w, w)
         self.action_out_proj = nn.Linear(w, a)
         self._compiled_step = None
+        self._compiled_loop = None
         self._attention = "sdpa"
 
     @property
@@ -326,21 +327,28 @@ class Pi0Model(nn.Module):
         """Float32[b, H, a]: Euler-integrate from t = 1 (noise) to t = 0 using the cached observation.
 
         step_fn(cache, x_t, time) -> velocity defaults to `denoise_step` (compiled after
-        `compile_denoise_step()`); pass a wrapper to inspect intermediate steps.
+        `compile_denoise_step()`); pass a wrapper to inspect intermediate steps. After
+        `compile_denoise()` (and without step_fn) all the steps run as one compiled graph.
         """
+        if step_fn is None and self._compiled_loop is not None:
+            return self._compiled_loop(cache, noise, num_steps)
         step_fn = step_fn or self._compiled_step or self.denoise_step
         b = cache.valid.shape[0]
         return self._euler(lambda x_t, time: step_fn(cache, x_t, time), b, noise, num_steps)
 
-    def _euler(self, velocity, b: int, noise: Tensor | None, num_steps: int | None) -> Tensor:
-        """x ← x + dt·v(x, t) for t = 1, 1 + dt, ..., dt = −1/num_steps, starting from the noise."""
+    def _steps_and_noise(self, b: int, noise: Tensor | None, num_steps: int | None) -> tuple[int, Tensor]:
+        """The checked number of Euler steps and the starting noise Float32[b, H, a] (drawn if None)."""
         num_steps = self.config.num_steps if num_steps is None else int(num_steps)
         if num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         self._check_chunk("noise", noise, b)
         if noise is None:
             noise = torch.randn(b, self.config.action_horizon, self.config.max_action_dim, device=self.device)
-        x_t = noise.to(self.device, torch.float32)
+        return num_steps, noise.to(self.device, torch.float32)
+
+    def _euler(self, velocity, b: int, noise: Tensor | None, num_steps: int | None) -> Tensor:
+        """x ← x + dt·v(x, t) for t = 1, 1 + dt, ..., dt = −1/num_steps, starting from the noise."""
+        num_steps, x_t = self._steps_and_noise(b, noise, num_steps)
         dt = -1.0 / num_steps  # from t = 1 (noise) down to 0 (actions): the paper's τ from 0 to 1
         for k in range(num_steps):
             time = torch.full((b,), 1.0 + k * dt, dtype=torch.float32, device=x_t.device)
@@ -350,6 +358,17 @@ class Pi0Model(nn.Module):
     def compile_denoise_step(self, **compile_kwargs) -> None:
         """Use torch.compile(denoise_step, **compile_kwargs) for the Euler steps from now on."""
         self._compiled_step = torch.compile(self.denoise_step, **compile_kwargs)
+
+    def compile_denoise(self, mode: str | None = None, **compile_kwargs) -> None:
+        """Run all the Euler steps of `denoise` as one compiled graph from now on (CUDA: captured as
+        CUDA graphs); see `pi0_policy.model.compiled_denoise`. `uncompile_denoise()` undoes it."""
+        from .compiled_denoise import CompiledDenoise
+
+        self._compiled_loop = CompiledDenoise(self, mode, **compile_kwargs)
+
+    def uncompile_denoise(self) -> None:
+        self._compiled_loop = None
+        self._compiled_step = None
 
     @torch.no_grad()
     def sample_actions(self, images, image_masks, tokens, token_masks, state, noise=None,
