@@ -43,8 +43,19 @@ def test_bench_roofline_and_baseline_ratio(bench, capsys):
         assert row["of_matmul"] == pytest.approx(row["gflops"] / result["matmul_gflops"])
         assert result["speedup_over_baseline"][part] == pytest.approx(result["baseline"][part] / result[part])
     assert result["baseline"]["attention"] == "eager" and result["attention"] == "sdpa"
+    assert (result["dtype"], result["threads"]) == ("float32", 1)  # auto for pi0_tiny (policy.runtime)
     out = capsys.readouterr().out
-    assert "speed-up over eager attention" in out and "roofline: matmul rate in this run" in out
+    assert "speed-up over the baseline (eager, float32, 1 thread(s)" in out
+    assert "roofline: matmul rate in this run" in out
+
+
+def test_bench_baseline_with_other_dtype_and_threads(bench):
+    result = bench.run_benchmark("pi0_tiny", "cpu", "float32", steps=1, repeats=1, cameras=1, uncached_steps=1,
+                                 progress=False, threads=1, baseline=("eager", "bfloat16", 2))
+    assert (result["baseline"]["dtype"], result["baseline"]["threads"]) == ("bfloat16", 2)
+    assert result["threads"] == 1 and result["dtype"] == "float32"
+    assert result["speedup_over_baseline"]["total"] == pytest.approx(
+        result["baseline"]["total"] / result["total"])
 
 
 def test_bench_rejects_bad_arguments(bench):
