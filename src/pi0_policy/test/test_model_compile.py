@@ -2,6 +2,7 @@
 import dataclasses
 
 import torch
+from test_model_fused_attention import observation, small_config
 
 from pi0_policy.model import build_model, get_config
 
@@ -34,20 +35,9 @@ def test_compiled_denoise_step_matches_eager():
 def test_compiled_denoise_loop_matches_eager():
     """All the Euler steps as one graph (the CUDA-graph path on a GPU; inductor on this CPU), fused
     attention, a masked camera and a padded prompt: the eager model's actions."""
-    tiny = get_config("pi0_tiny")
-    cfg = dataclasses.replace(tiny, num_cameras=2, action_horizon=8, max_token_len=6,
-                              vision=dataclasses.replace(tiny.vision, image_size=28))
+    cfg = small_config()
     model = build_model(cfg, seed=4).eval()
-    g = torch.Generator().manual_seed(1)
-    token_masks = torch.arange(cfg.max_token_len)[None] < 4
-    obs = {
-        "images": torch.rand(1, 2, 3, 28, 28, generator=g) * 2 - 1,
-        "image_masks": torch.tensor([[True, False]]),
-        "tokens": torch.randint(0, cfg.vocab_size, (1, cfg.max_token_len), generator=g) * token_masks,
-        "token_masks": token_masks,
-        "state": torch.randn(1, cfg.max_state_dim, generator=g),
-    }
-    noise = torch.randn(1, cfg.action_horizon, cfg.max_action_dim, generator=g)
+    obs, noise = observation(cfg, seed=1)
     eager = model.sample_actions(**obs, noise=noise, num_steps=3)
     model.compile_denoise()
     assert model._compiled_loop.mode is None  # CPU: inductor's default mode (CUDA: reduce-overhead)
