@@ -190,7 +190,7 @@ def test_pi0_bringup_command_runs_for_its_duration(capsys, checkpoint_for, small
         (["bringup", "ur5e", "--hardware", "real"], "hardware real needs a checkpoint"),
         (["bringup", "ur5e", "--checkpoint", "/no/such/dir"], "checkpoint directory '/no/such/dir' does not"),
         (["bringup", "ur5e", "--checkpoint", ".", "--remap", "a=b"], "invalid remapping 'a=b'"),
-        (["bringup", "ur5e", "--checkpoint", ".", "--param", "num_steps"], "invalid parameter 'num_steps'"),
+        (["bringup", "ur5e", "--checkpoint", ".", "--param", "num_steps"], "--param 'num_steps': write NAME:=VALUE"),
     ],
 )
 def test_pi0_bringup_bad_arguments_exit_2_naming_the_value(argv, message, capsys):
