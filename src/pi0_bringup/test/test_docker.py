@@ -66,6 +66,11 @@ def test_compose_services_use_host_network_domain_id_and_checkpoint_volume():
     assert services["pi0-gpu"]["profiles"] == ["gpu"]
     assert services["pi0-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     assert "cu" in services["pi0-gpu"]["build"]["args"]["TORCH_INDEX_URL"]
+    # scripts/setup.sh keeps the image's torch only if told which build it is
+    assert services["pi0-gpu"]["build"]["args"]["PI0_TORCH"] == "cuda"
+    assert services["pi0"]["image"].startswith("pi0-ros:") and services["pi0-gpu"]["image"] == "pi0-ros:cuda"
+    run = " ".join(a for k, a in _instructions() if k == "RUN")
+    assert 'PI0_TORCH="$0" scripts/setup.sh' in run and ("ARG", "PI0_TORCH=cpu") in _instructions()
 
 
 def interpolate(text: str, env: dict) -> str:
