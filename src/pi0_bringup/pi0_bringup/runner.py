@@ -204,6 +204,8 @@ class Runner:
         for node in reversed(list(self.nodes.values())):
             if hasattr(node, "trigger_shutdown"):
                 wait_for_transition(node, TRANSITION_TIMEOUT)
+                if (lifecycle_state(node) or (0,))[0] == 4:  # already finalized (e.g. pi0 lifecycle NODE shutdown)
+                    continue
                 try:
                     node.trigger_shutdown()
                 except Exception as error:  # noqa: BLE001 - already finalized, or a failed callback

@@ -46,13 +46,15 @@ def instruction_qos():
     )
 
 
-def topic_problem(topic: str) -> str:
-    """Why `topic` is no valid ROS topic name (rclpy's rules, one line), or ""."""
+def topic_problem(topic: str, full: bool = False) -> str:
+    """Why `topic` is no valid ROS topic name (rclpy's rules, one line), or "". `full`: it must
+    be fully qualified (a node's full name, e.g. /ns/pi0_policy)."""
     from rclpy.exceptions import InvalidTopicNameException
+    from rclpy.validate_full_topic_name import validate_full_topic_name
     from rclpy.validate_topic_name import validate_topic_name
 
     try:
-        validate_topic_name(topic)
+        (validate_full_topic_name if full else validate_topic_name)(topic)
     except InvalidTopicNameException as error:
         return str(error).splitlines()[0].removeprefix("Invalid topic name: ").rstrip(":")
     return ""

@@ -36,18 +36,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def node_name_problem(name: str) -> str:
-    """Why `name` is no valid fully qualified node name (one line), or ""."""
-    from rclpy.exceptions import InvalidTopicNameException
-    from rclpy.validate_full_topic_name import validate_full_topic_name
-
-    try:
-        validate_full_topic_name(name)
-    except InvalidTopicNameException as error:
-        return str(error).splitlines()[0].removeprefix("Invalid topic name: ").rstrip(":")
-    return ""
-
-
 def _call(executor, client, request, timeout: float):
     """The response of `client` for `request`, spinning `executor`; None after `timeout` s."""
     future = client.call_async(request)
@@ -111,7 +99,9 @@ def _policy_faults(executor, statuses: list, wait: float = 1.0, settle: float = 
 
 def run(args) -> int:
     target = args.node if args.node.startswith("/") else "/" + args.node
-    problem = node_name_problem(target)
+    from pi0_bringup.commands.instruct import topic_problem
+
+    problem = topic_problem(target, full=True)
     if problem:
         print(f"pi0 lifecycle: node name {args.node!r}: {problem}")
         return 2
