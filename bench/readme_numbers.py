@@ -86,9 +86,9 @@ def demo_output(text: str, out: str) -> str:
     return "\n".join(keep + [""] + [line.replace(out, "demo_out") for line in summary])
 
 
-def generate(quick: bool, where: str) -> tuple[str, str]:
-    """(the numbers section's markdown, the demo's sample output); `where`: the machine line,
-    taken before the runs."""
+def generate(quick: bool, where: str, start_load: float) -> tuple[str, str]:
+    """(the numbers section's markdown, the demo's sample output); `where`: the machine line and
+    `start_load` the 1-minute load average, both taken before the runs."""
     py = sys.executable
     duration = "5" if quick else "20"
     commands = {
@@ -106,8 +106,11 @@ def generate(quick: bool, where: str) -> tuple[str, str]:
     active = re.search(r"policy active after ([\d.]+) s", demo)
     chunks = re.search(r"chunks received\s+(\d+)", demo)
     latency = re.search(r"mean inference latency\s+(.+)", demo)
-    text = [
-        f"Measured by `python bench/readme_numbers.py` on: {where}.",
+    text = [f"Measured by `python bench/readme_numbers.py` on: {where}."]
+    if max(os.getloadavg()[0], start_load) > (os.cpu_count() or 1):
+        text.append(f"The load average exceeded the {os.cpu_count()} cores during this run: other jobs shared the "
+                    "CPU and the times are inflated; rerun the script on a quiet machine.")
+    text += [
         "",
         f"- `pi0 demo --duration {duration}` (random tiny π0, simulated mobile Trossen): policy active after "
         f"{active.group(1) if active else '?'} s; {chunks.group(1) if chunks else '?'} chunks; mean inference "
@@ -134,9 +137,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.quick and args.write:
         parser.error("--quick numbers are a smoke test: they do not go into a README")
-    where = machine()
+    where, start_load = machine(), os.getloadavg()[0]
     print(f"[readme numbers] machine: {where}", file=sys.stderr)
-    section, sample = generate(args.quick, where)
+    section, sample = generate(args.quick, where, start_load)
     print(section)
     if args.write:
         path = Path(args.write)
