@@ -127,6 +127,15 @@ def run(args) -> int:
 
 def _run(node, executor, target: str, args) -> int:
     client = LifecycleClient(node, executor, target)
+    statuses = []  # a pi0 policy node's status (subscribed first: discovery runs while we wait)
+    try:
+        from pi0_msgs.msg import PolicyStatus
+
+        from pi0_policy.ros.qos import REPORT
+
+        node.create_subscription(PolicyStatus, f"{target}/status", statuses.append, REPORT)
+    except ImportError:  # pi0_msgs not built here: a generic lifecycle node
+        pass
     if not client.wait(args.wait):
         print(f"pi0 lifecycle: no lifecycle node {target} found within {args.wait:.0f} s. Is it running, "
               "with the same ROS_DOMAIN_ID and discovery range? (the full name includes its namespace)")
@@ -143,15 +152,6 @@ def _run(node, executor, target: str, args) -> int:
         offered = ", ".join(sorted(available)) or "none"
         print(f"pi0 lifecycle: {target} is {state[1]}: it cannot {args.action} now; available: {offered}")
         return 1
-    statuses = []
-    try:
-        from pi0_msgs.msg import PolicyStatus
-
-        from pi0_policy.ros.qos import REPORT
-
-        node.create_subscription(PolicyStatus, f"{target}/status", statuses.append, REPORT)
-    except ImportError:  # pi0_msgs not built here: a generic lifecycle node
-        pass
     if args.action == "configure":
         print(f"pi0 lifecycle: configuring {target} (a policy node loads its model now: seconds to minutes) …",
               flush=True)
@@ -162,6 +162,7 @@ def _run(node, executor, target: str, args) -> int:
     after = client.state()
     label = after[1] if after else "unknown"
     if not ok:
+        del statuses[:-1]  # only the latest status before the reply, and those after it, count
         faults = _policy_faults(executor, statuses)
         print(f"pi0 lifecycle: {args.action} of {target} failed; it is {label}"
               + (f"; faults: {'; '.join(faults)}" if faults else ""))
