@@ -13,6 +13,7 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.bringup",
     "pi0_bringup.commands.demo",
     "pi0_policy.commands.checkpoint",
+    "pi0_policy.commands.serve",
 ]
 
 
