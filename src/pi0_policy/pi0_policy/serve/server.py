@@ -31,7 +31,7 @@ from typing import Any, Callable
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
-from pi0_policy.serve import codec
+from pi0_policy.policy import codec
 from pi0_policy.serve.batching import STAGES, infer_batch
 from pi0_policy.serve.layouts import load_layouts, to_model_space
 
