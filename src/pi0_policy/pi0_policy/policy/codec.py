@@ -49,8 +49,10 @@ def _decode(obj: dict) -> Any:
                 raise DecodeError(f"array of shape {shape} and dtype {dtype.str} needs "
                                   f"{int(np.prod(shape)) * dtype.itemsize} bytes, got {len(data)}")
             return np.frombuffer(data, dtype=dtype).reshape(shape)
-        except (KeyError, TypeError) as e:
-            raise DecodeError(f"malformed array: {e!r}") from None
+        except KeyError as e:
+            raise DecodeError(f"malformed array: no {e.args[0]!r} field") from None
+        except TypeError as e:
+            raise DecodeError(f"malformed array: {e}") from None
     if b"__npgeneric__" in obj:
         try:
             return _check_dtype(np.dtype(obj[b"dtype"])).type(obj[b"data"])

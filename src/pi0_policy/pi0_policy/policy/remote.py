@@ -66,7 +66,7 @@ class RemotePolicy(BasePolicy):
         headers = {"Authorization": f"Api-Key {self.api_key}"} if self.api_key else None
         try:
             ws = connect(self.uri, additional_headers=headers, compression=None, max_size=None,
-                         open_timeout=self.connect_timeout, close_timeout=1.0)
+                         open_timeout=self.connect_timeout, close_timeout=1.0, legacy=True)
             try:
                 metadata = codec.unpackb(ws.recv(timeout=self.connect_timeout))
             except BaseException:
