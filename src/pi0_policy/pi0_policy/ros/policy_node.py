@@ -218,6 +218,8 @@ class PolicyNode(LifecycleNode):
         for entity in reversed(self._built):
             self._destroy(entity)
         self._built.clear()
+        if hasattr(self.policy, "close"):  # a remote policy's connection
+            self.policy.close()
         self.params = self.spec = self.adapter = self.policy = self.worker = self.tracker = None
         self._reset_run_state()
 
