@@ -38,6 +38,7 @@ from pi0_policy.serve.layouts import load_layouts, to_model_space
 logger = logging.getLogger("pi0.serve")
 HEALTH_PATH = "/healthz"
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 2**20  # 3 cameras at 480×640 RGB are 2.8 MB
+MAX_QUEUED = 4  # received messages buffered per connection while its request runs
 
 
 def _ms(seconds: float) -> float:
@@ -156,7 +157,9 @@ class PolicyServer:
         self._queue = asyncio.Queue()
         batcher = asyncio.create_task(self._batcher())
         try:
-            async with serve(self._handler, self.host, self.port, compression=None,
+            # max_queue: a client that sends without reading replies is held back by TCP, so one
+            # connection buffers at most MAX_QUEUED messages of max_message_bytes
+            async with serve(self._handler, self.host, self.port, compression=None, max_queue=MAX_QUEUED,
                              max_size=self.max_message_bytes, process_request=self._process_request) as server:
                 self.bound_port = next(iter(server.sockets)).getsockname()[1]
                 if ready is not None:
