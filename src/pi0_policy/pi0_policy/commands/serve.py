@@ -1,7 +1,7 @@
 """`pi0 serve CHECKPOINT`: serve a π0 checkpoint over openpi's websocket protocol.
 
     pi0 serve CHECKPOINT [--host 0.0.0.0] [--port 8000] [--api-key KEY] [--device cpu]
-                         [--dtype float32] [--num-steps 10] [--max-batch 4]
+                         [--dtype float32] [--num-steps 10] [--max-batch N]
                          [--max-message-bytes 33554432] [--layout auto]
 
 Clients: openpi-client's ``WebsocketClientPolicy(host, port, api_key=...)``, or the policy
@@ -31,8 +31,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     parser.add_argument("--dtype", default="float32", help="model dtype (float32, bfloat16, float16)")
     parser.add_argument("--num-steps", type=int, default=10, help="flow-matching steps (default 10)")
-    parser.add_argument("--max-batch", type=int, default=4,
-                        help="most requests run in one forward pass (1 = no batching; default 4)")
+    parser.add_argument("--max-batch", type=int, default=None,
+                        help="most waiting requests run in one forward pass (1 = no batching; default 4 on "
+                        "a GPU, 1 on the CPU, where bench/remote_overhead.py measured no gain)")
     parser.add_argument("--max-message-bytes", type=int, default=32 * 2**20,
                         help="larger requests close the connection with code 1009 (default 32 MiB)")
     parser.add_argument("--layout", default="auto",
@@ -43,6 +44,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="[pi0 serve] %(levelname)s %(message)s")
+    if args.max_batch is None:
+        args.max_batch = 1 if args.device == "cpu" else 4
     if args.max_batch < 1 or args.max_message_bytes < 1024 or not 0 <= args.port < 65536:
         print(f"pi0 serve: error: --max-batch {args.max_batch} (>= 1), --max-message-bytes "
               f"{args.max_message_bytes} (>= 1024) and --port {args.port} (0..65535) must be in range",
