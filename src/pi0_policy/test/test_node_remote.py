@@ -65,6 +65,7 @@ def test_remote_backend_moves_the_robot_and_reports_network_time(rig):
     assert chunk.latency.network > 0 and chunk.latency.observation_forward > 0 and chunk.latency.total > 0
     world.spin_until(lambda: rec["status"].last.latency.network > 0, 10.0, "network time in the status")
     assert rec["status"].last.faults == []
+    assert rec["status"].last.checkpoint == servers[0].uri  # where the policy comes from
     assert servers[0].server.stats["requests"] >= 3
 
 

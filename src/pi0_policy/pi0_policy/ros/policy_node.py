@@ -382,7 +382,7 @@ class PolicyNode(LifecycleNode):
             return StatusReport(
                 node_name=self.get_fully_qualified_name(), lifecycle_state_id=self._state[0],
                 lifecycle_state=self._state[1], embodiment=self.spec.name if self.spec else "",
-                checkpoint=self.params.checkpoint if self.params else "", instruction=instruction,
+                checkpoint=(self.params.checkpoint or self.params.server_uri) if self.params else "", instruction=instruction,
                 holding=self._chunk is None or now > self._chunk.end,
                 chunks_published=self._chunks_published, latency=dict(self._latency),
                 input_ages=self.tracker.ages(now) if self.tracker else [], faults=faults,
