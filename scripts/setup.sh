@@ -137,6 +137,22 @@ if [ $ros_world = wheels ]; then
   export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 fi
 
+# 4b. openpi-client 0.1.2 (declares numpy<2) in a small venv of its own, .venv-openpi-client: the
+#     test that `pi0 serve` speaks openpi's protocol runs openpi's unmodified client from it.
+ocvenv="$ROOT/.venv-openpi-client"
+ocwant=$( (echo "$pyver"; cat requirements/openpi-client.txt) | sha256sum | cut -d' ' -f1)
+if [ "${PI0_FORCE:-0}" = 1 ] || [ "$(cat "$ocvenv/.pi0-requirements" 2>/dev/null)" != "$ocwant" ]; then
+  say "creating $ocvenv: openpi-client for the serve tests (log: log/pip-openpi-client.log)"
+  if ! { "$PYTHON" -m venv --clear "$ocvenv" && "$ocvenv/bin/python" -m pip install --disable-pip-version-check \
+         --progress-bar off -r requirements/openpi-client.txt; } >"$ROOT/log/pip-openpi-client.log" 2>&1; then
+    tail -n 15 "$ROOT/log/pip-openpi-client.log" >&2
+    fail "could not install openpi-client into $ocvenv (full log: log/pip-openpi-client.log)"
+  fi
+  echo "$ocwant" >"$ocvenv/.pi0-requirements"
+else
+  say "openpi-client venv up to date"
+fi
+
 # 5. colcon build (skipped when no package manifest, interface or installed data file changed;
 #    Python sources are symlinked, so editing them needs no rebuild).
 [ -x "$VENV/bin/colcon" ] || fail "colcon is missing from $VENV (requirements/colcon.txt); run again with PI0_FORCE=1"

@@ -14,6 +14,7 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.demo",
     "pi0_bringup.commands.lifecycle",
     "pi0_policy.commands.checkpoint",
+    "pi0_policy.commands.serve",
 ]
 
 
