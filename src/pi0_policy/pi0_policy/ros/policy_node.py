@@ -37,7 +37,7 @@ from pi0_policy.ros.worker import InferenceWorker
 
 MAX_INSTRUCTION_CHARS = 500
 MAX_ENSEMBLE_CHUNKS = 8  # temporal ensembling: earlier chunks kept (50 actions / replan 4 → ~12 overlap)
-_STATES = {1: "unconfigured", 2: "inactive", 3: "active", 4: "finalized"}
+_STATES = {1: "unconfigured", 2: "inactive", 3: "active", 4: "finalized", 10: "configuring"}
 
 
 def load_pi0_policy(params):
@@ -70,6 +70,7 @@ class PolicyNode(LifecycleNode):
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
+        self._set_state(10)  # "configuring": the CLI shows "loading checkpoint …" meanwhile
         try:
             self._configure()
         except (ValueError, KeyError, OSError, RuntimeError, ImportError) as e:
@@ -209,7 +210,7 @@ class PolicyNode(LifecycleNode):
         self._release()
         self._config_fault = f"configure failed: {reason}"
         self.get_logger().error(self._config_fault)
-        self._publish_status(force=True)
+        self._set_state(1)
         return TransitionCallbackReturn.FAILURE
 
     def _release(self):
