@@ -1,6 +1,5 @@
 """Image preprocessing: LeRobot's model-ready images are reproduced; aspect ratio, padding, masks."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest

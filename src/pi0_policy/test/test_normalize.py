@@ -1,7 +1,6 @@
 """Normalisation: LeRobot's normalised state and un-normalised actions; norm_stats.json round trip."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,9 +1,7 @@
 """Tokenizer: PaliGemma's prompt format reproduces LeRobot's tokens; a freshly trained model works."""
 
 import io
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
