@@ -77,7 +77,7 @@ def bench_node(embodiment: str, chunks: int) -> None:
 
     from pi0_msgs.msg import ActionChunk
     from pi0_policy.policy.base import BasePolicy
-    from pi0_policy.ros.conversions import time_to_sec
+    from pi0_hw_interfaces.ros_time import time_to_sec
     from pi0_policy.ros.policy_node import PolicyNode
 
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "src/pi0_policy/test"))

@@ -1,4 +1,6 @@
-"""Small ROS helpers shared by the sim robot and the bridge: time, message fields, parameters."""
+"""Small ROS helpers shared by the sim robot and the bridge: the clock, message fields, parameters.
+
+Time conversions live in `pi0_hw_interfaces.ros_time` (the one set, imported everywhere)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +12,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rcl_interfaces.msg import ParameterDescriptor
 
+from .ros_time import sec_to_time, time_to_sec
+
 #: `~/rejected` (std_msgs/String): latched so a late subscriber still sees the last reasons.
 REJECTED_QOS = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -19,23 +23,15 @@ def now_s(node: Node) -> float:
     return node.get_clock().now().nanoseconds * 1e-9
 
 
-def stamp_s(stamp) -> float:
-    """builtin_interfaces/Time (or Duration) → seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def stamp_msg(t: float):
-    """Seconds → builtin_interfaces/Time."""
-    from builtin_interfaces.msg import Time
-
-    sec = int(t // 1)
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+# Older names of the converters, kept for callers written before `ros_time` (same functions).
+stamp_s = time_to_sec
+stamp_msg = sec_to_time
 
 
 def trajectory_fields(msg) -> tuple[list[str], list[float], list[list[float]], float]:
     """(joint_names, time_from_start s, positions per point, header stamp s) of a JointTrajectory."""
-    return (list(msg.joint_names), [stamp_s(p.time_from_start) for p in msg.points],
-            [list(p.positions) for p in msg.points], stamp_s(msg.header.stamp))
+    return (list(msg.joint_names), [time_to_sec(p.time_from_start) for p in msg.points],
+            [list(p.positions) for p in msg.points], time_to_sec(msg.header.stamp))
 
 
 def twist_axes(msg, axes) -> list[float]:

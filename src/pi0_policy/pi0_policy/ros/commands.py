@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from pi0_hw_interfaces.ros_time import sec_to_duration, sec_to_time
+
 from pi0_policy.policy.chunking import ScheduledChunk
-from pi0_policy.ros.conversions import sec_to_duration, sec_to_time
 
 _TWIST_AXES = {"base_x": ("linear", "x"), "base_y": ("linear", "y"), "base_yaw": ("angular", "z")}
 

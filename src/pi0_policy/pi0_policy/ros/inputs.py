@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pi0_policy.ros.conversions import ImageError, compressed_to_rgb, image_to_rgb, time_to_sec
+from pi0_hw_interfaces.ros_time import time_to_sec
+
+from pi0_policy.ros.conversions import ImageError, compressed_to_rgb, image_to_rgb
 
 
 @dataclass
