@@ -61,7 +61,7 @@ def make_checkpoint(path, spec, **overrides):
     """A seeded random pi0_tiny checkpoint with ``spec``'s state and action dims."""
     import torch
 
-    from pi0_policy.policy.checkpoint import make_random_checkpoint
+    from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 
     torch.set_num_threads(INFER_THREADS)
     return make_random_checkpoint(path, preset="pi0_tiny", state_dim=spec.state_dim,
