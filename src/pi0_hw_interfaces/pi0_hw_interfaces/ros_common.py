@@ -3,6 +3,7 @@
 Time conversions live in `pi0_hw_interfaces.ros_time` (the one set, imported everywhere)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,26 +51,50 @@ def twist_type(msg_type: str):
 
 @dataclass(frozen=True)
 class Param:
-    """A node parameter declared once: name, default (its type is the parameter's), description."""
+    """A node parameter declared once: name, default (its type is the parameter's), description,
+    and optional checks: ``choices`` (the value must be one of them) and ``minimum``. The one
+    parameter helper of every node in the project (hardware and policy)."""
 
     name: str
     default: Any
     description: str
+    choices: tuple = ()
+    minimum: float | None = None
+
+    def descriptor(self) -> ParameterDescriptor:
+        """ROS descriptor: the description (with the choices) and a range for a minimum."""
+        from rcl_interfaces.msg import FloatingPointRange, IntegerRange
+
+        text = self.description + (f" One of {list(self.choices)}." if self.choices else "")
+        descriptor = ParameterDescriptor(description=text)
+        if self.minimum is not None and isinstance(self.default, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(self.minimum),
+                                                                  to_value=math.inf)]
+        elif self.minimum is not None and isinstance(self.default, int) and not isinstance(self.default, bool):
+            descriptor.integer_range = [IntegerRange(from_value=int(self.minimum), to_value=2**31 - 1, step=1)]
+        return descriptor
+
+    def check(self, value) -> None:
+        """ValueError naming the parameter, the value and what is allowed."""
+        if self.choices and value not in self.choices:
+            raise ValueError(f"parameter {self.name}={value!r}: choose one of {list(self.choices)}")
+        if self.minimum is not None and not (value >= self.minimum):
+            raise ValueError(f"parameter {self.name}={value!r}: must be >= {self.minimum}")
 
 
 def declare(node: Node, params: tuple[Param, ...]) -> dict[str, Any]:
-    """Declare `params` on `node` and return their values by name."""
+    """Declare `params` on `node` and return their values by name (an empty-list default is a
+    double array that may stay unset: [])."""
     values = {}
     for p in params:
         if isinstance(p.default, list) and not p.default:
-            node.declare_parameter(p.name, Parameter.Type.DOUBLE_ARRAY,
-                                   ParameterDescriptor(description=p.description))
+            node.declare_parameter(p.name, Parameter.Type.DOUBLE_ARRAY, p.descriptor())
             try:
                 values[p.name] = list(node.get_parameter(p.name).value)
             except ParameterUninitializedException:
                 values[p.name] = []
         else:
-            node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
+            node.declare_parameter(p.name, p.default, p.descriptor())
             values[p.name] = node.get_parameter(p.name).value
     return values
 

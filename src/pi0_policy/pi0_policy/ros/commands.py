@@ -22,25 +22,26 @@ def joint_trajectory(joints, action_names, chunk: ScheduledChunk):
     msg = JointTrajectory()
     msg.header.stamp = sec_to_time(chunk.start)
     msg.joint_names = list(joints)
-    for row, t in zip(chunk.actions[:, cols], chunk.times_from_start):
-        msg.points.append(JointTrajectoryPoint(positions=[float(v) for v in row],
-                                               time_from_start=sec_to_duration(float(t))))
+    msg.points = [JointTrajectoryPoint(positions=row, time_from_start=sec_to_duration(t))
+                  for row, t in zip(chunk.actions[:, cols].tolist(), chunk.times_from_start.tolist())]
     return msg
 
 
-def hold_trajectory(joints, positions: dict, dt: float):
+def hold_trajectory(joints, positions: dict, dt: float, limits: dict | None = None):
     """One-point JointTrajectory to the measured ``positions`` of ``joints``, reached ``dt`` after
     receipt (header stamp zero = start now): replaces a running chunk so the robot stops where
-    it is. None if a joint's position is unknown (the controller then holds at the end of the
-    last trajectory)."""
+    it is. ``limits`` ``{joint: (lower, upper)}``: each position is clamped into them, so a hold
+    never commands outside a limit, whatever was measured. None if a joint's position is unknown
+    or not finite (the controller then holds at the end of the last trajectory)."""
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-    if any(j not in positions for j in joints):
+    if any(j not in positions or not np.isfinite(positions[j]) for j in joints):
         return None
+    limits = limits or {}
+    target = [float(np.clip(positions[j], *limits.get(j, (-np.inf, np.inf)))) for j in joints]
     msg = JointTrajectory()
     msg.joint_names = list(joints)
-    msg.points = [JointTrajectoryPoint(positions=[float(positions[j]) for j in joints],
-                                       time_from_start=sec_to_duration(dt))]
+    msg.points = [JointTrajectoryPoint(positions=target, time_from_start=sec_to_duration(dt))]
     return msg
 
 

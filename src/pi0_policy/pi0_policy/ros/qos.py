@@ -1,4 +1,4 @@
-"""QoS profiles of the policy node's endpoints, named once.
+"""QoS profiles of the policy node's endpoints, and the instruction topic, named once.
 
 - Cameras and joint states: sensor-data QoS (best effort, keep last), which also matches
   reliable publishers; the node only ever wants the latest sample.
@@ -9,6 +9,9 @@
 """
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
+
+#: Where instructions are published (std_msgs/String, `INSTRUCTION` QoS); the node's default.
+INSTRUCTION_TOPIC = "/pi0/instruction"
 
 SENSOR = qos_profile_sensor_data
 INSTRUCTION = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
