@@ -24,11 +24,12 @@ TOLERANCE = 0.02  # the node's joint_limit_tolerance (its default)
 POSITION_ATOL = 1e-9  # positions travel as float64 through DDS unchanged
 
 
-def start_node(checkpoint, name):
-    """``python -m pi0_policy.ros.policy_node`` (the console script's main) in its own process."""
+def start_node(checkpoint, namespace):
+    """``python -m pi0_policy.ros.policy_node`` (the console script's main) in its own process,
+    in its own namespace (so that the robot topics of two such nodes never mix)."""
     params = dict(embodiment="ur5e", checkpoint=str(checkpoint), num_steps=2, replan_interval=4,
                   max_input_age=0.4, autostart=True, warmup=False)
-    argv = [sys.executable, "-m", "pi0_policy.ros.policy_node", "--ros-args", "-r", f"__node:={name}"]
+    argv = [sys.executable, "-m", "pi0_policy.ros.policy_node", "--ros-args", "-r", f"__ns:=/{namespace}"]
     for key, value in params.items():
         argv += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
@@ -47,14 +48,14 @@ def stop_node(proc, sig=signal.SIGINT, timeout=30.0):
 
 
 class Rig:
-    def __init__(self, world, checkpoint, name):
-        self.world, self.name = world, name
-        self.client = world.add(rclpy.create_node(f"{name}_client", context=world.context))
-        self.inputs = RobotInputs(self.client, SPEC)
-        self.chunks = Recorder(self.client, ActionChunk, f"/{name}/action_chunk")
-        self.status = Recorder(self.client, PolicyStatus, f"/{name}/status")
-        self.arm = Recorder(self.client, JointTrajectory, ARM.topic)
-        self.proc = start_node(checkpoint, name)
+    def __init__(self, world, checkpoint, namespace):
+        self.world = world
+        self.client = world.add(rclpy.create_node(f"{namespace}_client", context=world.context))
+        self.inputs = RobotInputs(self.client, SPEC, namespace=f"/{namespace}")
+        self.chunks = Recorder(self.client, ActionChunk, f"/{namespace}/pi0_policy/action_chunk")
+        self.status = Recorder(self.client, PolicyStatus, f"/{namespace}/pi0_policy/status")
+        self.arm = Recorder(self.client, JointTrajectory, f"/{namespace}/{ARM.topic}")
+        self.proc = start_node(checkpoint, namespace)
         self.inputs.instruct("wipe the table")
         self.wait_for_chunks("a first chunk", timeout=90.0)
 
@@ -89,7 +90,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rig(world, checkpoint):
-    r = Rig(world, checkpoint, "safety_policy")
+    r = Rig(world, checkpoint, "safety")
     yield r
     r.close()
 
@@ -97,7 +98,7 @@ def rig(world, checkpoint):
 def future_stamp(rig):
     def override(msg):
         now = rig.client.get_clock().now().nanoseconds * 1e-9
-        msg.header.stamp = sec_to_time(now + 1.0)
+        msg.header.stamp = sec_to_time(now + 1.0)  # arrives < 0.1 s later: "stamped 0.9x s in the future"
         return msg
     return override
 
@@ -117,7 +118,7 @@ def named_twice(msg):
 
 
 CASES = {
-    "future-stamped joint states": (future_stamp, "joint_states: stamped 1.0"),
+    "future-stamped joint states": (future_stamp, "joint_states: stamped 0.9"),
     "joint outside its limits": (lambda rig: outside_limit, f"joint_states: {ARM.joints[1]} at "),
     "joint named twice": (lambda rig: named_twice, "joint_states: joints named more than once: "),
 }
@@ -130,7 +131,8 @@ def test_impossible_input_is_a_fault_no_chunk_and_a_hold(rig, case):
     rig.arm.clear()
     rig.inputs.joint_override = make_override(rig)
     try:
-        rig.world.spin_until(lambda: any(f.startswith(fault) for f in rig.faults()), 10.0, f"fault {fault!r}")
+        rig.world.spin_until(lambda: any(f.startswith(fault) for f in rig.faults()), 10.0,
+                             f"fault {fault!r} (faults: {rig.faults()})")
         rig.world.spin_until(lambda: rig.holds(), 10.0, "a hold trajectory")
         rig.chunks.clear()
         rig.arm.clear()
@@ -169,7 +171,7 @@ def test_hold_with_a_measurement_outside_the_limits_commands_inside(rig):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_sends_a_hold_before_the_node_exits(world, checkpoint, sig):
-    rig = Rig(world, checkpoint, f"signal_policy_{sig.name.lower()}")
+    rig = Rig(world, checkpoint, f"signal_{sig.name.lower()}")
     try:
         rig.wait_for_chunks("a running chunk")
         rig.arm.clear()
@@ -178,7 +180,8 @@ def test_signal_sends_a_hold_before_the_node_exits(world, checkpoint, sig):
         world.spin_for(0.2)  # the last samples in flight
         output = rig.proc.stdout.read()
         received = rig.arm.all()
-        assert received and len(received[-1].points) == 1, f"no hold last on {sig.name}; node output:\n{output}"
+        assert received and len(received[-1].points) == 1, (f"no hold last on {sig.name}: {[len(t.points) for t in received]}; "
+                                                          f"node output:\n{output}")
         hold = received[-1]  # the node's last command: a hold at the measured position
         expected = [rig.inputs.positions[j] for j in hold.joint_names]
         np.testing.assert_allclose(hold.points[0].positions, expected, atol=POSITION_ATOL)
