@@ -11,7 +11,7 @@ within `--wait` seconds (the message was not delivered) or, with `--keep`, never
 import argparse
 import time
 
-DEFAULT_TOPIC = "/pi0/instruction"
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC as DEFAULT_TOPIC
 
 
 def register(subparsers) -> None:
@@ -34,15 +34,11 @@ def register(subparsers) -> None:
 
 
 def instruction_qos():
-    """Reliable, transient local, depth 1: late subscribers get the latest instruction."""
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    """Reliable, transient local, depth 1: late subscribers get the latest instruction (the
+    policy node's QoS, `pi0_policy.ros.qos.INSTRUCTION`)."""
+    from pi0_policy.ros.qos import INSTRUCTION
 
-    return QoSProfile(
-        depth=1,
-        history=HistoryPolicy.KEEP_LAST,
-        reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )
+    return INSTRUCTION
 
 
 def run(args) -> int:

@@ -116,6 +116,10 @@ def cap_step_velocity(current: np.ndarray, targets: np.ndarray, max_velocity: np
     step = np.asarray(max_velocity, dtype=np.float64) * dt
     if np.any(~(step > 0)):
         raise ValueError(f"max_velocity must be > 0 in every dimension, got {max_velocity!r}")
+    if len(targets):
+        steps = np.diff(np.vstack([current, targets]), axis=0)
+        if np.all(np.abs(steps) <= step):
+            return targets.copy()  # already within the limit everywhere (the common case)
     out = np.empty_like(targets)
     previous = current
     for k, target in enumerate(targets):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pi0_hw_interfaces.ros_common import Param, declare
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 
-from pi0_policy.ros.qos import INSTRUCTION_TOPIC
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
 DTYPES = ("float32", "bfloat16", "float16")

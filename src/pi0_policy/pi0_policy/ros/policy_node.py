@@ -313,8 +313,10 @@ class PolicyNode(LifecycleNode):
             return
         if not (was_running or always):
             return
-        if was_running:
+        if was_running and not always:
             self.get_logger().warning(f"holding: {reason}")
+        elif always:
+            self.get_logger().info(f"hold sent: {reason}")
         positions = self.tracker.current_positions()
         for joints, pub in self._traj_pubs:
             msg = commands.hold_trajectory(joints, positions, self.spec.dt, self._limits)
@@ -326,7 +328,7 @@ class PolicyNode(LifecycleNode):
 
     def _plan(self):
         """Worker thread: one chunk from the latest inputs, published if still active and valid."""
-        t_start = time.perf_counter()
+        t_start, cpu_start = time.perf_counter(), time.thread_time()
         snap, faults = self.tracker.snapshot(self._now())
         if snap is None or not snap.prompt:
             return
@@ -369,6 +371,7 @@ class PolicyNode(LifecycleNode):
                 "action_steps": timing.get("action_steps", 0.0),
                 "postprocess": timing.get("postprocess", 0.0) + (done - t_inferred),
                 "total": self._now() - snap.newest_time,
+                "job_cpu": time.thread_time() - cpu_start,  # this thread's CPU time (load-independent)
             }
         self._chunk_pub.publish(commands.action_chunk(
             plan.chunk, embodiment=self.spec.name, action_names=self._action_names, obs_time=snap.obs_time,

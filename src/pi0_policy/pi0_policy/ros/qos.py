@@ -10,8 +10,7 @@
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
 
-#: Where instructions are published (std_msgs/String, `INSTRUCTION` QoS); the node's default.
-INSTRUCTION_TOPIC = "/pi0/instruction"
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC  # noqa: F401 - the topic that goes with INSTRUCTION
 
 SENSOR = qos_profile_sensor_data
 INSTRUCTION = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
