@@ -136,8 +136,9 @@ class PolicyNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _autostart(self):
+        # Cancelled, not destroyed: destroying a timer inside its own callback races with an
+        # executor that already made a task for it ("cannot use Destroyable" at exit).
         self._autostart_timer.cancel()
-        self.destroy_timer(self._autostart_timer)
         configured = self.trigger_configure() == TransitionCallbackReturn.SUCCESS
         if configured and self.get_parameter("autostart").value:
             self.trigger_activate()
