@@ -82,9 +82,9 @@ def run(embodiment: str, minutes: float, workdir: Path) -> dict:
     spec = load_embodiment(embodiment)
     checkpoint = make_random_checkpoint(workdir / "checkpoint", preset="pi0_tiny", state_dim=spec.state_dim,
                                         action_dim=spec.action_dim, seed=0)
-    sim = start(["sim_robot", "--ros-args", "-p", f"embodiment:={spec.name}", "-p", "camera_rate_hz:=30.0"],
+    sim = start([sys.executable, "-m", "pi0_hw_interfaces.sim_robot", "--ros-args", "-p", f"embodiment:={spec.name}", "-p", "camera_rate_hz:=30.0"],
                 workdir / "sim_robot.log")
-    node = start(["pi0_policy_node", "--ros-args", "-p", f"embodiment:={spec.name}", "-p",
+    node = start([sys.executable, "-m", "pi0_policy.ros.policy_node", "--ros-args", "-p", f"embodiment:={spec.name}", "-p",
                   f"checkpoint:={checkpoint}", "-p", "autostart:=true"], workdir / "pi0_policy.log")
     rclpy.init()
     watcher = rclpy.create_node("soak_watcher")

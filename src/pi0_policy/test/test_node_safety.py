@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 import rclpy
-from node_support import Recorder, RobotInputs, RosWorld, make_checkpoint
+from node_support import checkpoint, world  # noqa: F401 - module fixtures
+from node_support import Recorder, RobotInputs
 from pi0_hw_interfaces.embodiment import load_embodiment
 from pi0_hw_interfaces.ros_time import sec_to_time
 from trajectory_msgs.msg import JointTrajectory
@@ -74,18 +75,6 @@ class Rig:
         self.world.executor.remove_node(self.client)
         self.client.destroy_node()
         return stop_node(self.proc)
-
-
-@pytest.fixture(scope="module")
-def world():
-    w = RosWorld()
-    yield w
-    w.close()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "ur5e", SPEC)
 
 
 @pytest.fixture(scope="module")
