@@ -50,9 +50,9 @@ SCHEMA: tuple[Param, ...] = (
           "further ahead is a fault (the clocks disagree): no chunk, hold.", minimum=0.0),
     Param("joint_limit_tolerance", 0.02, "A measured joint position beyond a limit by more than this (rad or "
           "m) is an impossible state: fault, no chunk, hold (commanded inside the limits).", minimum=0.0),
-    Param("command_lead", 0.0, "Seconds: actions due within this time of the chunk being ready are "
-          "dropped too (publish and delivery time), so trajectories never start or end in the past; "
-          "0 = one control period.", minimum=0.0),
+    Param("command_lead", 0.1, "Seconds: actions due within this time of the chunk being ready are "
+          "dropped too (publish and delivery time, which reach 0.1 s on a loaded 2-core machine), so "
+          "trajectories never start or end in the past; 0 = one control period.", minimum=0.0),
     Param("dry_run", False, "Compute and publish ActionChunk and status, but send no robot commands."),
     Param("execution_mode", "open_loop", "open_loop: execute each chunk as computed (the paper's default);"
           " temporal_ensemble: blend overlapping chunks (the paper found it hurt).", choices=EXECUTION_MODES),
