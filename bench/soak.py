@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def run(embodiment: str, minutes: float, workdir: Path) -> dict:
     watcher.create_subscription(ActionChunk, "/pi0_policy/action_chunk", lambda m: chunks.append(time.monotonic()),
                                 10)
     watcher.create_subscription(PolicyStatus, "/pi0_policy/status",
-                                lambda m: faults.update(f.split(" (")[0] for f in m.faults), 10)
+                                lambda m: faults.update(re.sub(r"[0-9.]+ s", "N s", f) for f in m.faults), 10)
     watcher.create_subscription(String, "/sim_robot/rejected", lambda m: rejected.append(m.data), qos.REPORT)
     instruction = watcher.create_publisher(String, qos.INSTRUCTION_TOPIC, qos.INSTRUCTION)
     instruction.publish(String(data="pick up the towel and fold it"))
