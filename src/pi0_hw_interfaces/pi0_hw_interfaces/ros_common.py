@@ -99,6 +99,22 @@ def declare(node: Node, params: tuple[Param, ...]) -> dict[str, Any]:
     return values
 
 
+def spin_until_signal(executor, context=None) -> str:
+    """Spin ``executor`` until SIGINT or SIGTERM arrives (or the context shuts down) and return
+    the signal's name ("" if none). For nodes that must still act after the signal (send a hold):
+    initialise rclpy with ``SignalHandlerOptions.NO`` so that the context stays valid."""
+    import signal
+
+    import rclpy
+
+    received = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: received.append(signal.Signals(number).name))
+    while not received and rclpy.ok(context=context):
+        executor.spin_once(timeout_sec=0.1)
+    return received[0] if received else ""
+
+
 def run_node(node_class, name: str, args=None) -> int:
     """Console-script body: init rclpy, build `node_class()`, spin until Ctrl-C or shutdown.
 

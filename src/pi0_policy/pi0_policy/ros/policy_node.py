@@ -423,40 +423,31 @@ def main(args=None):
     """Console script ``pi0_policy_node``: spin the node until SIGINT or SIGTERM, then hold.
 
     rclpy's own signal handlers would shut the context down at once, after which nothing can be
-    published; so the node installs its own: the signal ends the spin loop, the node stops its
+    published; so the node is spun until the signal with the context kept valid, then stops its
     inference job and sends a hold (waiting for the controllers' acknowledgement), and only then
-    is the node destroyed and rclpy shut down. One executor thread serves every callback (the
-    node's callbacks are mutually exclusive anyway); inference runs on the worker thread.
+    is destroyed and rclpy shut down. One executor thread serves every callback (the node's
+    callbacks are mutually exclusive anyway); inference runs on the worker thread.
     """
-    import signal
     import sys
 
+    from pi0_hw_interfaces.ros_common import spin_until_signal
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    received = []
-
-    def on_signal(signum, frame):
-        received.append(signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
     sys.setswitchinterval(0.0005)  # the worker thread gets the GIL back quickly between torch ops
     node = PolicyNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    reason = "exit"
     try:
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
+        reason = spin_until_signal(executor) or reason
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if rclpy.ok():
-            node.stop_and_hold(f"{received[0] if received else 'exit'}: stopping")
-            node.get_logger().info(f"{received[0] if received else 'exit'}: hold sent, exiting")
+            node.stop_and_hold(f"{reason}: stopping")
+            node.get_logger().info(f"{reason}: hold sent, exiting")
         elif node.worker is not None:
             node.worker.stop(timeout=30.0)
         executor.shutdown()
