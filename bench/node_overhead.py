@@ -11,8 +11,8 @@
    own measurements:
    - planning job: snapshot of the inputs → image conversion → adapter encode → (zero) policy →
      decode, scheduling, velocity cap → JointTrajectory/ActionChunk published;
-   - newest input → publish: the same plus the wait for the next control tick (up to one period)
-     and the executor's delivery of the input.
+   - newest input → publish: the same plus the executor's delivery of the input (a due planning
+     job starts when a joint state arrives, not on the next control tick).
 Both are printed as medians and 90th percentiles, with ratios to the 20 Hz (50 ms) and 50 Hz
 (20 ms) control periods. Model time is measured by bench/model_latency.py, not here.
 """
@@ -177,7 +177,7 @@ def bench_node(embodiment: str, chunks: int) -> dict:
           f"{len(spec.cameras)} cameras 640x480 rgb8 at 30 Hz from another process), {len(records)} chunks:")
     for name, values in (("planning job (snapshot -> publish)", job),
                          ("planning job, CPU time of its thread", cpu),
-                         ("newest input -> publish (incl. tick wait)", total)):
+                         ("newest input -> publish", total)):
         med = statistics.median(values)
         print(f"  {name:42s} median {med:7.2f} ms  p90 {pct(values, 90):7.2f} ms  ({ratios(med)})")
     print(f"  control ticks with a stale input after start-up: {len(stale)}")

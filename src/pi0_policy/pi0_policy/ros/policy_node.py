@@ -220,8 +220,7 @@ class PolicyNode(LifecycleNode):
             cb = (lambda msg, role=cam.role: tracker.on_image(role, msg, self._now()))
             msg_type = CompressedImage if compressed else Image
             self._keep(self.create_subscription(msg_type, topic, cb, qos.SENSOR))
-        self._keep(self.create_subscription(JointState, tracker.joint_topic,
-                                            lambda m: tracker.on_joint_state(m, self._now()), qos.SENSOR))
+        self._keep(self.create_subscription(JointState, tracker.joint_topic, self._on_joint_state, qos.SENSOR))
         self._keep(self.create_subscription(String, p.instruction_topic,
                                             lambda m: self._set_instruction(m.data), qos.INSTRUCTION))
         self._keep(self.create_service(SetInstruction, "~/set_instruction", self._on_set_instruction))
@@ -283,6 +282,17 @@ class PolicyNode(LifecycleNode):
         self._set_instruction(text)
         response.accepted, response.message = True, ("holding" if not text.strip() else "accepted")
         return response
+
+    def _on_joint_state(self, msg):
+        """Store the joint state; a planning job that is due starts now, on the newest measurement,
+        rather than up to a control period later on the next tick."""
+        now = self._now()
+        self.tracker.on_joint_state(msg, now)
+        with self._lock:
+            run = self.run
+            if (run.active and now >= run.next_plan and not self.worker.busy and self.tracker.instruction
+                    and not self.tracker.faults(now)):
+                self.worker.submit(self._plan)
 
     def _tick(self):
         """Control-rate timer: fault checks, holds, base velocity stream, planning jobs."""
