@@ -16,12 +16,19 @@ from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
 DTYPES = ("float32", "bfloat16", "float16")
+BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
 
 SCHEMA: tuple[Param, ...] = (
     Param("embodiment", "", "Embodiment class or alias (pi0_hw_interfaces), e.g. mobile_trossen. Required."),
     Param("checkpoint", "", "Checkpoint directory (model.safetensors, config.json, tokenizer.model, "
-          "norm_stats.json). Required."),
+          "norm_stats.json). Required with backend local."),
+    Param("backend", "local", "local: run the checkpoint in this process; remote: send observations to a "
+          "policy server (pi0 serve, or openpi's) at server_uri.", choices=BACKENDS),
+    Param("server_uri", "", "backend remote: the server, ws://HOST:PORT. Required with backend remote."),
+    Param("api_key", "", "backend remote: API key the server requires; empty = none, or $PI0_API_KEY."),
+    Param("server_timeout", 5.0, "backend remote: seconds to wait for a reply before the request is a "
+          "fault (the robot holds, the node reconnects).", minimum=1e-3),
     Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
     Param("dtype", "float32", "Model weights dtype.", choices=DTYPES),
     Param("num_steps", 0, "Flow-matching integration steps per chunk; 0 = the checkpoint's own value "
@@ -75,6 +82,10 @@ class PolicyParams:
 
     embodiment: str
     checkpoint: str
+    backend: str
+    server_uri: str
+    api_key: str
+    server_timeout: float
     device: str
     dtype: str
     num_steps: int | None  # None: the checkpoint's
@@ -111,12 +122,17 @@ def validate(values: dict) -> PolicyParams:
         if p is None:
             raise ValueError(f"unknown parameter {name!r}")
         p.check(value)
-    for name in ("embodiment", "checkpoint"):
+    required = ("embodiment", "server_uri" if values.get("backend") == "remote" else "checkpoint")
+    for name in required:
         if not str(values[name]).strip():
             raise ValueError(f"parameter {name} is empty: set it (e.g. --ros-args -p {name}:=...)")
     return PolicyParams(
         embodiment=values["embodiment"].strip(),
         checkpoint=values["checkpoint"].strip(),
+        backend=values["backend"],
+        server_uri=values["server_uri"].strip(),
+        api_key=values["api_key"],
+        server_timeout=float(values["server_timeout"]),
         device=values["device"],
         dtype=values["dtype"],
         num_steps=int(values["num_steps"]) or None,

@@ -44,16 +44,16 @@ MAX_INSTRUCTION_CHARS = 500
 MAX_ENSEMBLE_CHUNKS = 8  # temporal ensembling: earlier chunks kept (50 actions / replan 4 → ~12 overlap)
 HOLD_ACK_TIMEOUT_S = 1.0  # shutdown: how long to wait for the controllers to acknowledge the hold
 _LABELS = {State.PRIMARY_STATE_UNCONFIGURED: "unconfigured", State.PRIMARY_STATE_INACTIVE: "inactive",
-           State.PRIMARY_STATE_ACTIVE: "active", State.PRIMARY_STATE_FINALIZED: "finalized"}
+           State.PRIMARY_STATE_ACTIVE: "active", State.PRIMARY_STATE_FINALIZED: "finalized",
+           State.TRANSITION_STATE_CONFIGURING: "configuring"}
 
 
 def load_pi0_policy(params):
-    """Default policy factory: ``Pi0Policy.from_checkpoint`` with the node's parameters
-    (``num_steps`` None = the checkpoint's own)."""
-    from pi0_policy.policy.local import Pi0Policy
+    """Default policy factory: the ``backend`` parameter's (local checkpoint or remote server;
+    ``num_steps`` None = the checkpoint's own)."""
+    from pi0_policy.policy.factory import make_policy
 
-    return Pi0Policy.from_checkpoint(params.checkpoint, device=params.device, dtype=params.dtype,
-                                     num_steps=params.num_steps)
+    return make_policy(params)
 
 
 @dataclass
@@ -94,6 +94,7 @@ class PolicyNode(LifecycleNode):
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
+        self._set_state(State.TRANSITION_STATE_CONFIGURING)  # "configuring": the CLI shows "loading checkpoint …" meanwhile
         try:
             self._configure()
         except (ValueError, KeyError, OSError, RuntimeError, ImportError) as e:
@@ -172,7 +173,8 @@ class PolicyNode(LifecycleNode):
         self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None))
         self.policy = self._policy_factory(p)
         meta = self.policy.metadata
-        if meta["state_dim"] != spec.state_dim or meta["action_dim"] < spec.action_dim:
+        if meta.get("state_dim", spec.state_dim) != spec.state_dim or meta.get("action_dim", spec.action_dim) \
+                < spec.action_dim:  # a remote (openpi) server may not tell its dims
             raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
                              f"{meta['action_dim']}; embodiment {spec.name} needs {spec.state_dim} and "
                              f"{spec.action_dim}")
@@ -249,7 +251,7 @@ class PolicyNode(LifecycleNode):
         self._release()
         self._config_fault = f"configure failed: {reason}"
         self.get_logger().error(self._config_fault)
-        self._publish_status(force=True)
+        self._set_state(State.PRIMARY_STATE_UNCONFIGURED)
         return TransitionCallbackReturn.FAILURE
 
     def _release(self):
@@ -258,6 +260,8 @@ class PolicyNode(LifecycleNode):
         for entity in reversed(self._built):
             self._destroy(entity)
         self._built.clear()
+        if hasattr(self.policy, "close"):  # a remote policy's connection
+            self.policy.close()
         self.params = self.spec = self.adapter = self.policy = self.worker = self.tracker = None
         with self._lock:
             self.run = RunState()
@@ -381,12 +385,15 @@ class PolicyNode(LifecycleNode):
                 "observation_forward": timing.get("observation_forward", 0.0),
                 "action_steps": timing.get("action_steps", 0.0),
                 "postprocess": timing.get("postprocess", 0.0) + (done - t_inferred),
+                "server": timing.get("server", 0.0),    # remote backend only
+                "network": timing.get("network", 0.0),  # remote backend only
                 "total": self._now() - snap.newest_time,
                 "job_cpu": time.thread_time() - cpu_start,  # this thread's CPU time (load-independent)
             }
+            latency = dict(run.latency)
         self._chunk_pub.publish(commands.action_chunk(
             plan.chunk, embodiment=self.spec.name, action_names=self._action_names, obs_time=snap.obs_time,
-            sequence=sequence, instruction=snap.prompt, inference_latency=done - t_start))
+            sequence=sequence, instruction=snap.prompt, inference_latency=done - t_start, latency=latency))
 
     def _on_worker_error(self, exc: BaseException):
         if not self.context.ok():
@@ -411,8 +418,8 @@ class PolicyNode(LifecycleNode):
             return StatusReport(
                 node_name=self.get_fully_qualified_name(), lifecycle_state_id=self._state_id,
                 lifecycle_state=_LABELS[self._state_id], embodiment=self.spec.name if self.spec else "",
-                checkpoint=self.params.checkpoint if self.params else "", instruction=instruction,
-                holding=run.chunk is None or now > run.chunk.end,
+                checkpoint=(self.params.checkpoint or self.params.server_uri) if self.params else "",
+                instruction=instruction, holding=run.chunk is None or now > run.chunk.end,
                 chunks_published=run.chunks_published, latency=dict(run.latency),
                 input_ages=self.tracker.ages(now) if self.tracker else [], faults=faults,
                 dry_run=bool(self.params and self.params.dry_run))
