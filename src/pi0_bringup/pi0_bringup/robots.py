@@ -36,6 +36,8 @@ from importlib import resources
 
 import yaml
 
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC  # noqa: F401 - defined once, by the policy
+
 #: The seven robot classes of the π0 paper, then aliases for variants that share a class.
 ROBOTS = (
     "ur5e",
@@ -51,7 +53,6 @@ HARDWARE = ("sim", "real")
 POLICY_NODE = ("pi0_policy", "pi0_policy_node", "pi0_policy")
 SIM_NODE = ("pi0_hw_interfaces", "sim_robot", "sim_robot")
 BRIDGE_NODE = ("pi0_hw_interfaces", "trajectory_bridge", "trajectory_bridge")
-INSTRUCTION_TOPIC = "/pi0/instruction"
 #: Sections of a robot file: node name → key in `robot_config`.
 _SECTIONS = {"pi0_bringup": "meta", "pi0_policy": "policy", "sim_robot": "sim", "trajectory_bridge": "bridge"}
 _NAMESPACE = re.compile(r"^/?([A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*)?$")

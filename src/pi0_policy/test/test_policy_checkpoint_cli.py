@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from policy_fixtures import FIXTURE, make_lerobot_dir, raw_observation
+from policy_fixtures import ACTIONS_ATOL, FIXTURE, load, make_lerobot_dir, raw_observation
 
 from pi0_bringup import cli
 from pi0_policy.policy.checkpoint import read_checkpoint
@@ -73,8 +73,8 @@ def test_convert_lerobot_then_inspect_and_run(tmp_path, capsys):
     assert "converting" in capsys.readouterr().err  # the tqdm progress bar
     assert inspect_json(dst, capsys)["source"]["kind"] == "lerobot"
     actions = Pi0Policy.from_checkpoint(dst).infer(raw_observation())["actions"]
-    expected = np.load(FIXTURE / "outputs" / "actions_unnormalized.npy")[0]
-    np.testing.assert_allclose(actions, expected, atol=1e-4, rtol=0)
+    expected = load("outputs/actions_unnormalized.npy")[0]
+    np.testing.assert_allclose(actions, expected, atol=ACTIONS_ATOL, rtol=0)
 
 
 def test_convert_with_explicit_norm_stats(tmp_path):

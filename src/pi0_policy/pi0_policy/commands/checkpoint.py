@@ -114,8 +114,9 @@ def describe(path: Path) -> dict:
     """A JSON-ready description of any supported checkpoint directory."""
     from pi0_policy.policy import checkpoint as ckpt
     from pi0_policy.policy import external
+    from pi0_policy.policy.loading import detect_format
 
-    kind = external.detect_format(path)
+    kind = detect_format(path)
     out = {"path": str(path), "format": kind}
     if kind == "pi0_ros":
         info = ckpt.read_checkpoint(path)
@@ -135,17 +136,17 @@ def describe(path: Path) -> dict:
         read = external.read_lerobot if kind == "lerobot" else external.read_openpi
         info = read(path)
         out.update(
-            state_dim=info["state_dim"],
-            action_dim=info["action_dim"],
-            image_keys=list(info["image_keys"]),
-            norm_eps=info["norm_eps"],
-            config_overrides=info["overrides"],
+            state_dim=info.state_dim,
+            action_dim=info.action_dim,
+            image_keys=list(info.image_keys),
+            norm_eps=info.norm_eps,
+            config_overrides=info.overrides,
         )
-        stats = info["norm_stats"] or {}
+        stats = info.norm_stats or {}
         tokenizer = path / ckpt.TOKENIZER_FILE
         out["tokenizer"] = {"file": str(tokenizer)} if tokenizer.is_file() else None
         try:
-            out["preset_match"] = external.match_config(path / ckpt.WEIGHTS_FILE, None, info["overrides"])[
+            out["preset_match"] = external.match_config(path / ckpt.WEIGHTS_FILE, None, info.overrides)[
                 0
             ].name
         except ValueError as error:
@@ -220,7 +221,7 @@ def run_random(args) -> int:
     except FileExistsError as error:
         return _fail(error)
     _loading("create random weights")
-    from pi0_policy.policy.checkpoint import make_random_checkpoint
+    from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 
     overrides = {"action_horizon": args.horizon} if args.horizon else {}
     try:

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from pi0_policy.policy.base import BasePolicy
-from pi0_policy.policy.checkpoint import CheckpointInfo, load_checkpoint
+from pi0_policy.policy.checkpoint import CheckpointInfo
+from pi0_policy.policy.loading import load_checkpoint
 from pi0_policy.policy.images import prepare_images
 from pi0_policy.policy.normalize import normalize, unnormalize
 from pi0_policy.policy.tokenizer import PromptTokenizer
@@ -52,12 +53,13 @@ class Pi0Policy(BasePolicy):
         path: str | Path,
         device: str = "cpu",
         dtype: str = "float32",
-        num_steps: int | None = 10,
+        num_steps: int | None = None,
         tokenizer: str | Path | None = None,
         norm_stats: str | Path | Mapping | None = None,
     ) -> "Pi0Policy":
-        """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.checkpoint.load_checkpoint`:
-        the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed)."""
+        """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.loading.load_checkpoint`:
+        the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed).
+        ``num_steps`` None: the checkpoint's own (its config's; LeRobot's ``num_inference_steps``)."""
         model, info, tok = load_checkpoint(
             path, device=device, dtype=dtype, tokenizer=tokenizer, norm_stats=norm_stats
         )
