@@ -61,7 +61,9 @@ def _quat(spec, init_quat) -> np.ndarray:
 def mocap_path(task: str, objects, steps: int, init: dict) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per arm (xyz (steps, 3), quat (steps, 4), gripper (steps,)): ACT's policy output at steps 0..steps-1.
 
-    `init` {arm: (xyz, quat)}: the initial mocap poses.
+    `init` {arm: (xyz, quat, gripper)}: the initial mocap poses and gripper openings, used for
+    `at: init` / `quat: init` and for the first waypoint's gripper (so the plan starts where the
+    robot is; ACT's first gripper target is 0 whatever the gripper's start).
     """
     t_cfg = expert_config()["tasks"][task]
     anchors = {"meet": np.asarray(t_cfg["meet"], float)}
@@ -73,7 +75,7 @@ def mocap_path(task: str, objects, steps: int, init: dict) -> dict[str, tuple[np
         xyz = np.array([(np.asarray(init[arm][0], float) if w["at"] == "init" else anchors[w["at"]])
                         + np.asarray(w.get("offset", [0, 0, 0]), float) for w in wps])
         quat = np.array([_quat(w["quat"], init[arm][1]) for w in wps])
-        grip = np.array([w["gripper"] for w in wps], float)
+        grip = np.array([init[arm][2] if i == 0 else w["gripper"] for i, w in enumerate(wps)], float)
         k = np.arange(steps, dtype=float)
         interp = lambda values: np.stack([np.interp(k, t, values[:, i]) for i in range(values.shape[1])], 1)  # noqa: E731
         out[arm] = (interp(xyz), interp(quat), np.interp(k, t, grip))
@@ -122,7 +124,8 @@ def plan(scene, steps: int | None = None) -> ExpertPlan:
         rel_pos, rel_quat = offsets[arm]
         m_quat = quat_mul(g_quat, conj(rel_quat))
         m_quat *= np.sign(m_quat[0]) or 1.0  # the hemisphere of ACT's quaternions, for linear interpolation
-        init[arm] = (g_pos - rotate(m_quat, rel_pos), m_quat)
+        opening = float(scene.gripper.normalised(start[names.index(f"follower_{arm}_gripper")]))
+        init[arm] = (g_pos - rotate(m_quat, rel_pos), m_quat, opening)
     paths = mocap_path(scene.task, scene.objects, steps, init)
     positions = np.repeat(start[None], steps, axis=0)
     worst_p = worst_r = 0.0
