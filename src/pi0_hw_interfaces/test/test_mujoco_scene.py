@@ -1,10 +1,9 @@
 """The MuJoCo ALOHA scene without ROS: mapping, seeded sampling, rewards, IK, the scripted experts."""
-import mujoco
 import numpy as np
 import pytest
 
 from pi0_hw_interfaces.embodiment import load_embodiment
-from pi0_hw_interfaces.mujoco_sim import expert, tasks
+from pi0_hw_interfaces.mujoco_sim import expert, tasks  # first: sets MUJOCO_GL before mujoco loads
 from pi0_hw_interfaces.mujoco_sim.ik import ArmIK
 from pi0_hw_interfaces.mujoco_sim.robot import PhysicsRobot, run_plan
 from pi0_hw_interfaces.mujoco_sim.scene import AlohaScene, gripper_map, resolve_task, sample_objects
@@ -82,4 +81,6 @@ def test_unknown_spec_joint_is_named():
     spec = SPEC.with_joint_names({"follower_left_waist": "left_waist"})
     with pytest.raises(KeyError, match="spec joint 'left_waist' has no MJCF joint"):
         AlohaScene(spec)
+    import mujoco
+
     assert mujoco.__version__ == "3.8.1"

@@ -34,6 +34,9 @@ def add_robot_arguments(
     if hardware:
         parser.add_argument("--hardware", choices=robots.HARDWARE, default="sim",
                             help="sim: start the simulated robot (default); real: use the running driver")
+        parser.add_argument("--sim", choices=tuple(robots.SIMULATORS), default="kinematic",
+                            help="with --hardware sim: kinematic (any robot, default) or mujoco "
+                                 "(MuJoCo ALOHA physics, bimanual_trossen)")
         parser.add_argument("--bridge", action="store_true",
                             help="with --hardware real, start the robot's trajectory bridge")
     parser.add_argument("--checkpoint", default="", help="π0 checkpoint directory")
@@ -104,6 +107,7 @@ def describe_from_args(args) -> list:
         parameters=parse_params(args.param),
         sim_parameters=parse_params(args.sim_param) if args.hardware == "sim" else None,
         embodiment=args.embodiment,
+        sim=getattr(args, "sim", "kinematic"),
     )
 
 

@@ -7,3 +7,9 @@
 - `robot`: the scene driven through the joint_trajectory_controller followers;
 - `node`: the `mujoco_sim` ROS node.
 """
+import os
+
+# Offscreen rendering backend, read by mujoco when it is first imported (hence here, before any
+# submodule imports it): Mesa's EGL renders on the CPU without a display; MUJOCO_GL=osmesa needs
+# libosmesa6; glfw needs a display.
+os.environ.setdefault("MUJOCO_GL", "egl")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
@@ -37,6 +38,7 @@ PARAMS = (
     Param("camera_rate_hz", 10.0, "Camera image rate, Hz; 0 = no images."),
     Param("image_width", 0, "Image width, px; 0 = the spec camera's width."),
     Param("image_height", 0, "Image height, px; 0 = the spec camera's height."),
+    Param("shadows", False, "Render shadows (as gym-aloha does; 4-7x the render time on a CPU)."),
     Param("task_rate_hz", 10.0, "~/task rate, Hz."),
     Param("max_catchup_s", 0.1, "Most simulated time stepped in one control tick; beyond it time is dropped."),
 )
@@ -61,6 +63,7 @@ class MujocoSimNode(Node):
         self.robot = PhysicsRobot(spec, p["task"], p["seed"])
         self.scene = self.robot.scene
         self.max_catchup_steps = max(1, int(p["max_catchup_s"] / self.scene.model.opt.timestep))
+        self.shadows = bool(p["shadows"])
         self.rejected: list[str] = []
         self.episode = 0
         self.lag_s = 0.0
@@ -74,7 +77,11 @@ class MujocoSimNode(Node):
         for cam in spec.cameras:
             w, h = p["image_width"] or cam.width, p["image_height"] or cam.height
             self.cameras.append((cam, self.create_publisher(Image, cam.topic, 2), w, h))
-        self._renderers = {}  # (w, h) → scene.Cameras, made on first use (GL context in the spinning thread)
+        # (w, h) → scene.Cameras. A GL context is current in one thread only, and a multi-threaded
+        # executor runs callbacks in any thread: all GL work happens in this one worker thread.
+        self._renderers = {}
+        self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco_gl")
+        self._closed = False
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(1.0 / (p["rate_hz"] or spec.control_rate_hz), self._on_control)
         if p["camera_rate_hz"] > 0 and self.cameras:
@@ -145,13 +152,18 @@ class MujocoSimNode(Node):
 
     def render(self, role: str, width: int, height: int):
         """The current (height, width, 3) uint8 image of camera `role`."""
+        return self._gl_thread.submit(self._render, role, width, height).result()
+
+    def _render(self, role: str, width: int, height: int):
         from .scene import Cameras
 
         if (width, height) not in self._renderers:
-            self._renderers[(width, height)] = Cameras(self.scene.model, width, height)
+            self._renderers[(width, height)] = Cameras(self.scene.model, width, height, self.shadows)
         return self._renderers[(width, height)].render(self.scene.data, role)
 
     def _on_camera(self):
+        if self._closed:
+            return
         stamp = stamp_msg(now_s(self))
         for cam, pub, w, h in self.cameras:
             img = self.render(cam.role, w, h)
@@ -161,10 +173,15 @@ class MujocoSimNode(Node):
             msg.data = img.tobytes()
             pub.publish(msg)
 
-    def destroy_node(self):
+    def _close_renderers(self):
         for renderer in self._renderers.values():
             renderer.close()
         self._renderers.clear()
+
+    def destroy_node(self):
+        self._closed = True
+        self._gl_thread.submit(self._close_renderers).result()
+        self._gl_thread.shutdown()
         return super().destroy_node()
 
 
