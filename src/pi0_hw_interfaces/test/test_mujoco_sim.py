@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from hw_test_support import params, positions_by_name, probe, trajectory  # noqa: F401
+from hw_test_support import params, positions_by_name, probe, start_node, trajectory  # noqa: F401
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -25,10 +25,7 @@ RIGHT_ARM = "follower_right_arm_controller/joint_trajectory"
 
 
 def start_sim(ros_context, executor, **overrides):
-    values = {"camera_rate_hz": 0.0, **overrides}
-    sim = MujocoSimNode(context=ros_context, parameter_overrides=params(**values))
-    executor.add_node(sim)
-    return sim
+    return start_node(MujocoSimNode, ros_context, executor, **{"camera_rate_hz": 0.0, **overrides})
 
 
 def test_follows_a_trajectory_in_physics(ros_context, executor, probe, spin_until):
