@@ -76,5 +76,5 @@ def run_plan(robot: PhysicsRobot, plan, chunk_steps: int = 50, steps: int | None
                 robot.accept(controller, joints, plan.times[window], plan.positions[window][:, slots], EPOCH, now)
         robot.control(now)
         robot.advance(scene.substeps)
-        worst = max(worst, float(np.abs(scene.positions() - robot.commanded())[~scene._is_gripper].max()))
+        worst = max(worst, float(np.abs(scene.positions() - robot.commanded())[~scene.is_gripper].max()))
     return {"reward": scene.best_reward, "success": scene.success, "tracking_error": worst}

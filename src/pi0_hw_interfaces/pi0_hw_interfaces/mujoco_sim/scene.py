@@ -110,7 +110,7 @@ class AlohaScene:
         actuator_of = {int(m.actuator_trnid[a, 0]): a for a in range(m.nu)}
         # Per spec joint: (qpos address, dof address, actuator) of the MJCF joint; grippers: the left finger,
         # with the right finger mirrored (its qpos/actuator in `_mirror`).
-        self._qpos, self._dof, self._act, self._mirror, self._is_gripper = [], [], [], [], []
+        self._qpos, self._dof, self._act, self._mirror, self.is_gripper = [], [], [], [], []
         for name in spec.joint_names:
             side, joint = self._mjcf_joint(name)
             is_gripper = joint is None
@@ -121,11 +121,11 @@ class AlohaScene:
             self._qpos.append(m.jnt_qposadr[j])
             self._dof.append(m.jnt_dofadr[j])
             self._act.append(actuator_of[j])
-            self._is_gripper.append(is_gripper)
+            self.is_gripper.append(is_gripper)
             if is_gripper:
                 r = jid(f"{side}/{cfg['gripper']['finger_joints'][1]}")
                 self._mirror.append((m.jnt_qposadr[r], actuator_of[r]))
-        self._is_gripper = np.array(self._is_gripper)
+        self.is_gripper = np.array(self.is_gripper)  # per spec joint: a gripper (mapped to the fingers)
         self._objects = [m.jnt_qposadr[jid(o["joint"])] for o in self.task_config["objects"]]
         self._geom_names = [m.geom(i).name for i in range(m.ngeom)]
         self.seed: int | None = None
@@ -174,8 +174,8 @@ class AlohaScene:
         q = np.asarray(positions, float)
         fingers = self.gripper.to_finger(q)
         for i, adr in enumerate(self._qpos):
-            self.data.qpos[adr] = fingers[i] if self._is_gripper[i] else q[i]
-        for (adr, _), finger in zip(self._mirror, fingers[self._is_gripper]):
+            self.data.qpos[adr] = fingers[i] if self.is_gripper[i] else q[i]
+        for (adr, _), finger in zip(self._mirror, fingers[self.is_gripper]):
             self.data.qpos[adr] = -finger
 
     # ------------------------------------------------------------------ state and command
@@ -185,21 +185,21 @@ class AlohaScene:
 
     def positions(self) -> np.ndarray:
         q = self.data.qpos[self._qpos].copy()
-        q[self._is_gripper] = self.gripper.to_angle(q[self._is_gripper])
+        q[self.is_gripper] = self.gripper.to_angle(q[self.is_gripper])
         return q
 
     def velocities(self) -> np.ndarray:
         v = self.data.qvel[self._dof].copy()
-        v[self._is_gripper] *= self.gripper.scale
+        v[self.is_gripper] *= self.gripper.scale
         return v
 
     def command(self, positions) -> None:
         """Position targets (spec order and units) for the MJCF's position actuators."""
         q = np.asarray(positions, float)
         fingers = self.gripper.to_finger(q)
-        ctrl = np.where(self._is_gripper, fingers, q)
+        ctrl = np.where(self.is_gripper, fingers, q)
         self.data.ctrl[self._act] = ctrl
-        for (_, act), finger in zip(self._mirror, fingers[self._is_gripper]):
+        for (_, act), finger in zip(self._mirror, fingers[self.is_gripper]):
             self.data.ctrl[act] = -finger
 
     def step(self, n: int = 1) -> int:
