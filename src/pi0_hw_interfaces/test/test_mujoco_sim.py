@@ -47,7 +47,8 @@ def test_follows_a_trajectory_in_physics(ros_context, executor, probe, spin_unti
     mid = [m for m in states if 0.3 < m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 - t_sent < 0.7]
     assert mid, "no joint_states during the motion"
     waist = [positions_by_name(m)["follower_left_waist"] for m in mid]
-    assert 0.05 < min(waist) and max(waist) < 0.38, f"the waist did not move gradually: {waist}"
+    # Gradual: moving, and not yet at the goal (0.4) 0.3-0.7 s into a 1 s trajectory.
+    assert max(waist) > 0.02 and max(waist) < 0.38, f"the waist did not move gradually: {waist}"
     assert sim.rejected == []
 
 
