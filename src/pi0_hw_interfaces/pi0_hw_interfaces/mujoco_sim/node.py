@@ -18,6 +18,7 @@ counted in `lag_s`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -84,8 +85,9 @@ class MujocoSimNode(Node):
         self._closed = False
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(1.0 / (p["rate_hz"] or spec.control_rate_hz), self._on_control)
+        self._camera_timer = None
         if p["camera_rate_hz"] > 0 and self.cameras:
-            self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+            self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
         self.create_timer(1.0 / p["task_rate_hz"], self._publish_task)
         self.get_logger().info(f"MuJoCo ALOHA {self.scene.task}, seed {self.scene.seed}: {len(self.cameras)} "
                                f"cameras at {p['camera_rate_hz']:g} Hz")
@@ -166,7 +168,15 @@ class MujocoSimNode(Node):
             return
         stamp = stamp_msg(now_s(self))
         for cam, pub, w, h in self.cameras:
-            img = self.render(cam.role, w, h)
+            try:
+                img = self.render(cam.role, w, h)
+            except Exception as err:  # no GL (EGL/OSMesa missing, no display): the robot keeps running
+                self.get_logger().error(
+                    f"camera rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}: {err!r}; cameras "
+                    "disabled (install Mesa EGL: apt-get install libegl1 libegl-mesa0, or MUJOCO_GL=osmesa "
+                    "with libosmesa6)")
+                self._camera_timer.cancel()
+                return
             msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
             msg.header.stamp = stamp
             msg.header.frame_id = f"{cam.role}_camera"
