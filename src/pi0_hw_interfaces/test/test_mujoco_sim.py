@@ -116,3 +116,31 @@ def test_bad_parameters_are_named(ros_context):
         MujocoSimNode(context=ros_context, parameter_overrides=params(task="stack"))
     with pytest.raises(KeyError, match="has no MJCF joint"):
         MujocoSimNode(context=ros_context, parameter_overrides=params(embodiment="ur5e"))
+
+
+def test_without_gl_the_cameras_stop_with_one_error_and_the_robot_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "MUJOCO_GL": "glfw"}
+    env.pop("DISPLAY", None)  # glfw without a display cannot make a GL context
+    log = tmp_path / "sim.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pi0_hw_interfaces.mujoco_sim.node", "--ros-args",
+                                 "-p", "camera_rate_hz:=5.0", "-p", "image_width:=32", "-p", "image_height:=24"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while "camera rendering failed" not in log.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, f"the node exited: {log.read_text()[-2000:]}"
+                time.sleep(0.2)
+            time.sleep(1.0)
+            assert proc.poll() is None, f"the node exited: {log.read_text()[-2000:]}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    text = log.read_text()
+    assert "camera rendering failed with MUJOCO_GL='glfw'" in text and "cameras disabled" in text
+    assert text.count("camera rendering failed") == 1
