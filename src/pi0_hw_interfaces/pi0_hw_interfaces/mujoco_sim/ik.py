@@ -25,7 +25,7 @@ class ArmIK:
     """IK for body `body` over joints `joints` (MJCF names) of `model`."""
 
     def __init__(self, model, body: str, joints, damping: float = 1e-3, rotation_weight: float = 0.5,
-                 max_step: float = 0.2, posture: float = 0.0):
+                 max_step: float = 0.2):
         self.model = model
         self.data = mujoco.MjData(model)
         self.body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)
@@ -39,7 +39,6 @@ class ArmIK:
         self.lower, self.upper = model.jnt_range[ids, 0].copy(), model.jnt_range[ids, 1].copy()
         self.damping = damping
         self.rotation_weight = rotation_weight
-        self.posture = posture
         self.max_step = max_step  # rad per iteration, so a far target cannot fling the arm to another branch
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
@@ -64,8 +63,7 @@ class ArmIK:
     def solve(self, target_pos, target_quat, guess, iterations: int = 100, tolerance: float = 1e-5) -> IKResult:
         quat = np.asarray(target_quat, float)
         quat = quat / np.linalg.norm(quat)
-        start = np.clip(np.asarray(guess, float), self.lower, self.upper)
-        q = start.copy()
+        q = np.clip(np.asarray(guess, float), self.lower, self.upper)
         weights = np.array([1, 1, 1] + [self.rotation_weight] * 3, float)
         for it in range(1, iterations + 1):
             self.data.qpos[self.qpos] = q
@@ -77,10 +75,7 @@ class ArmIK:
             mujoco.mj_jacBody(self.model, self.data, self._jacp, self._jacr, self.body)
             jac = np.vstack([self._jacp[:, self.dofs], self._jacr[:, self.dofs]]) * weights[:, None]
             e = err * weights
-            pinv = jac.T @ np.linalg.inv(jac @ jac.T + self.damping * np.eye(6))
-            # Damped least squares, plus a pull back to the guess in the (near-)null space: near a
-            # wrist singularity the two roll joints would otherwise spin against each other.
-            dq = pinv @ e + (np.eye(len(q)) - pinv @ jac) @ (self.posture * (start - q))
+            dq = jac.T @ np.linalg.solve(jac @ jac.T + self.damping * np.eye(6), e)
             dq *= min(1.0, self.max_step / max(np.abs(dq).max(), 1e-12))
             q = np.clip(q + dq, self.lower, self.upper)
         self.data.qpos[self.qpos] = q
