@@ -23,6 +23,7 @@ import time
 EXECUTABLES = {
     ("pi0_policy", "pi0_policy_node"): "pi0_policy.ros.policy_node:PolicyNode",
     ("pi0_hw_interfaces", "sim_robot"): "pi0_hw_interfaces.sim_robot:SimRobotNode",
+    ("pi0_hw_interfaces", "mujoco_sim"): "pi0_hw_interfaces.mujoco_sim.node:MujocoSimNode",
     ("pi0_hw_interfaces", "trajectory_bridge"): "pi0_hw_interfaces.bridge:TrajectoryBridgeNode",
 }
 

@@ -58,3 +58,10 @@ def probe(ros_context, executor):
 
 def positions_by_name(msg) -> dict:
     return dict(zip(msg.name, msg.position))
+
+
+def start_node(node_class, context, executor, **values):
+    """`node_class` built with parameter overrides `values`, spinning on `executor`."""
+    node = node_class(context=context, parameter_overrides=params(**values))
+    executor.add_node(node)
+    return node

@@ -36,6 +36,9 @@ def add_robot_arguments(
     if hardware:
         parser.add_argument("--hardware", choices=robots.HARDWARE, default="sim",
                             help="sim: start the simulated robot (default); real: use the running driver")
+        parser.add_argument("--sim", choices=tuple(robots.SIMULATORS), default="kinematic",
+                            help="with --hardware sim: kinematic (any robot, default) or mujoco "
+                                 "(MuJoCo ALOHA physics, bimanual_trossen)")
         parser.add_argument("--bridge", action="store_true",
                             help="with --hardware real, start the robot's trajectory bridge")
     parser.add_argument("--checkpoint", default="", help="π0 checkpoint directory")
@@ -100,6 +103,7 @@ def describe_from_args(args) -> list:
         parameters=parameters,
         sim_parameters=sim_parameters if args.hardware == "sim" else None,
         embodiment=args.embodiment,
+        sim=getattr(args, "sim", "kinematic"),
     )
 
 
