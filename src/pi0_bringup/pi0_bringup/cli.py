@@ -13,6 +13,9 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.bringup",
     "pi0_bringup.commands.demo",
     "pi0_policy.commands.checkpoint",
+    "pi0_bringup.commands.record",
+    "pi0_policy.commands.dataset",
+    "pi0_policy.commands.train",
 ]
 
 
