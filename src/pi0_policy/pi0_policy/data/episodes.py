@@ -76,9 +76,12 @@ def segments(streams: BagStreams) -> list[dict]:
     return out
 
 
+SAME_INSTANT = 1e-6  # s: samples this close to a frame time count as "at" it (float rounding of ns stamps)
+
+
 def _latest_index(times: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Index of the latest sample at or before each of ``at`` (-1: none)."""
-    return np.searchsorted(times, at, side="right") - 1
+    return np.searchsorted(times, np.asarray(at) + SAME_INSTANT, side="right") - 1
 
 
 def _command_at(commands, t: float) -> dict[str, float]:
