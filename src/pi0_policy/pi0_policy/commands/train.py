@@ -88,7 +88,7 @@ def run(args) -> int:
     except (KeyError, ValueError, FileNotFoundError, argparse.ArgumentTypeError) as error:
         print(f"pi0 train: {str(error).strip(chr(34))}", file=sys.stderr)
         return 1
-    if result["losses"]:
+    if result["losses"] and os.environ.get("RANK", "0") == "0":
         print(json.dumps({"step": result["step"], "first_loss": result["losses"][0],
                           "last_loss": result["losses"][-1], "out": result["out"]}))
     return 0

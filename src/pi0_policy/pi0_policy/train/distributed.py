@@ -70,7 +70,9 @@ def wrap(module: LossModule, state: Dist, device: str, fsdp: bool = False) -> to
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [state.local_rank] if device.startswith("cuda") else None
-    return DistributedDataParallel(module, device_ids=ids)
+    # The language model's last-layer MLP and final norm feed no action token (the expert reads
+    # only the prefix's keys and values): they get no gradient, which DDP must be told.
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
 
 
 def full_state_dict(wrapped: torch.nn.Module, fn):

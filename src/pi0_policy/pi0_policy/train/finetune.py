@@ -44,28 +44,20 @@ def apply_lora(model: torch.nn.Module, rank: int, alpha: float | None = None, dr
     return model
 
 
-def lora_layers(model: torch.nn.Module) -> list:
+def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's weights in the plain π0 key layout with the LoRA deltas (B·A·alpha/r) added;
+    the model itself is not modified (merging in place and unmerging would perturb the base
+    weights by rounding)."""
     from peft.tuners.lora import LoraLayer
 
-    return [m for m in model.modules() if isinstance(m, LoraLayer)]
-
-
-def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's weights in the plain π0 key layout, LoRA adapters merged in (the model itself is
-    left unmerged)."""
-    layers = lora_layers(model)
-    for layer in layers:
-        layer.merge()
-    try:
-        state = {}
-        for name, param in model.named_parameters():
-            if "lora_" in name:
-                continue
-            state[name.replace(".base_layer.", ".")] = param.detach().contiguous().cpu().clone()
-    finally:
-        for layer in layers:
-            layer.unmerge()
-    return state
+    state = {name: p.detach().cpu().clone() for name, p in model.named_parameters() if "lora_" not in name}
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, LoraLayer):
+                key = f"{name}.base_layer.weight"
+                for adapter in module.active_adapters:
+                    state[key] = state[key] + module.get_delta_weight(adapter).detach().cpu().to(state[key].dtype)
+    return {name.replace(".base_layer.", "."): value.contiguous() for name, value in state.items()}
 
 
 def trainable_summary(model: torch.nn.Module) -> tuple[int, int]:

@@ -178,8 +178,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         sampler.load_state_dict(saved["sampler"])
         _set_rng_state(saved["rng"])
         step, history = saved["step"], saved["history"]
+    out.mkdir(parents=True, exist_ok=True)
     if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
         log(f"pi0 train: {sum(len(d) for d in datasets)} frames in {len(datasets)} dataset(s); "
             f"{trainable:,} of {total:,} parameters trainable; {cfg.steps} steps of "
             f"{cfg.batch_size}×{cfg.accum}×{dist.world_size}")
@@ -202,6 +202,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
                 loss.backward()
             total_loss += float(loss.detach())
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip))
+        lr_used = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
         step += 1
@@ -210,7 +211,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         bar.update(1)
         bar.set_postfix(loss=f"{mean_loss:.4f}")
         if dist.main and (step % cfg.log_every == 0 or step == cfg.steps):
-            record = {"step": step, "loss": mean_loss, "lr": scheduler.get_last_lr()[0], "grad_norm": grad_norm,
+            record = {"step": step, "loss": mean_loss, "lr": lr_used, "grad_norm": grad_norm,
                       "elapsed_s": round(time.perf_counter() - started, 3)}
             with open(out / METRICS_FILE, "a") as f:
                 f.write(json.dumps(record) + "\n")
