@@ -114,16 +114,18 @@ def test_lora_trains_only_the_adapters_and_heads_and_saves_merged_weights(datase
     assert not torch.equal(merged[q], initial[q])  # the adapter is merged into the saved weight
 
 
-def test_freeze_vision_under_bf16_autocast(dataset, tmp_path):
+def test_freeze_vision_under_bf16_autocast_with_bf16_frozen_weights(dataset, tmp_path):
     from pi0_policy.model.weights import build_model
 
-    cfg = tiny(dataset, tmp_path / "frozen", freeze="vision", dtype="bfloat16", steps=2)
+    cfg = tiny(dataset, tmp_path / "frozen", freeze="vision", dtype="bfloat16", frozen_dtype="bfloat16", steps=2)
     result = train(cfg)
     assert all(np.isfinite(result["losses"]))
     state = torch.load(tmp_path / "frozen/train_state.pt", weights_only=False)["model"]
     initial = build_model(build(cfg)[4], seed=cfg.seed).state_dict()
     vision = [k for k in initial if ".vision_tower." in k]
-    assert vision and all(torch.equal(state[k], initial[k]) for k in vision)
+    assert vision and all(state[k].dtype == torch.bfloat16 for k in vision)
+    assert all(torch.equal(state[k], initial[k].to(torch.bfloat16)) for k in vision)
+    assert state["action_out_proj.weight"].dtype == torch.float32  # trained weights stay float32
     assert not torch.equal(state["action_out_proj.weight"], initial["action_out_proj.weight"])
 
 

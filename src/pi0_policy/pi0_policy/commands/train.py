@@ -51,6 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--clip", type=float, default=d.clip, help="gradient clipping norm")
     p.add_argument("--dtype", default=d.dtype, choices=DTYPES, help="float32, or bfloat16 autocast")
+    p.add_argument("--frozen-dtype", default=d.frozen_dtype, choices=DTYPES,
+                   help="storage dtype of frozen weights (bfloat16 halves them; needs --dtype bfloat16)")
     p.add_argument("--freeze", default=d.freeze, choices=FREEZE_CHOICES, help="parts kept fixed")
     p.add_argument("--lora", type=int, default=0, metavar="RANK", help="LoRA rank (0: off)")
     p.add_argument("--lora-alpha", type=float, help="LoRA alpha (default: the rank)")
@@ -80,7 +82,8 @@ def run(args) -> int:
             preset=args.preset, image_size=args.image_size, horizon=args.horizon, num_cameras=args.num_cameras,
             embodiment=args.embodiment, steps=args.steps, batch_size=args.batch_size, accum=args.accum, lr=args.lr,
             warmup=args.warmup, final_lr_ratio=args.final_lr_ratio, weight_decay=args.weight_decay,
-            clip=args.clip, dtype=args.dtype, freeze=args.freeze, lora_rank=args.lora, lora_alpha=args.lora_alpha,
+            clip=args.clip, dtype=args.dtype, frozen_dtype=args.frozen_dtype, freeze=args.freeze,
+            lora_rank=args.lora, lora_alpha=args.lora_alpha,
             mixture_alpha=args.mixture_alpha, seed=args.seed, log_every=args.log_every,
             save_every=args.save_every, device=device, fsdp=args.fsdp, resume=args.resume,
             progress=not args.no_progress, camera_map=_camera_map(args.camera_map))

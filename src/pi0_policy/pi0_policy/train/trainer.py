@@ -49,6 +49,7 @@ class TrainConfig:
     weight_decay: float = 1e-10
     clip: float = 1.0
     dtype: str = "float32"
+    frozen_dtype: str = "float32"        # bfloat16: frozen weights stored in bf16 (needs dtype=bfloat16)
     freeze: str = "none"
     lora_rank: int = 0
     lora_alpha: float | None = None
@@ -63,8 +64,11 @@ class TrainConfig:
     camera_map: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype={self.dtype!r}; choose from {list(DTYPES)}")
+        for name in ("dtype", "frozen_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"{name}={getattr(self, name)!r}; choose from {list(DTYPES)}")
+        if self.frozen_dtype == "bfloat16" and self.dtype != "bfloat16":
+            raise ValueError("frozen_dtype=bfloat16 needs dtype=bfloat16 (autocast mixes the two dtypes)")
         for name in ("steps", "batch_size", "accum"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -158,6 +162,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
     freeze(model, cfg.freeze)
     if cfg.lora_rank > 0:
         model = apply_lora(model, cfg.lora_rank, cfg.lora_alpha)
+    if cfg.frozen_dtype == "bfloat16":
+        for param in model.parameters():
+            if not param.requires_grad:
+                param.data = param.data.to(torch.bfloat16)
     model.train()
     trainable, total = trainable_summary(model)
     params = [p for p in model.parameters() if p.requires_grad]
