@@ -142,6 +142,7 @@ def test_a_bad_image_message_names_the_bag_topic_and_time(tmp_path):
     with pytest.raises(BagError) as error:
         convert_bags([bag], tmp_path / "ds", "ur5e", progress=False)
     text = str(error.value)
+    assert not (tmp_path / "ds").exists()  # nothing half-written left behind
     assert str(bag) in text and "/camera_base/camera/color/image_raw" in text and f"t={T0 + 0.6:.3f} s" in text
 
 

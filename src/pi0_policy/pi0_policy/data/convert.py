@@ -7,7 +7,7 @@ import numpy as np
 
 from pi0_policy.data.dataset import dataset_norm_stats
 from pi0_policy.data.episodes import bag_episodes
-from pi0_policy.data.lerobot import write_dataset
+from pi0_policy.data.lerobot import DatasetWriter
 from pi0_policy.policy.normalize import save_norm_stats
 
 NORM_STATS_FILE = "norm_stats.json"
@@ -27,19 +27,26 @@ def convert_bags(bags, out: str | Path, embodiment: str, actions: str = "command
         raise FileExistsError(f"{out} exists and is not empty")
     spec = load_embodiment(embodiment)
     adapter = EmbodimentAdapter(spec)
-    episodes, skipped = [], 0
-    for bag in tqdm([Path(b) for b in bags], desc="bags", unit="bag", disable=not progress):
-        for episode in bag_episodes(bag, spec, adapter, actions, namespace, image_size):
-            if only_success and episode.success is not True:
-                skipped += 1
-                continue
-            episodes.append(episode)
-    if not episodes:
-        raise ValueError(f"no episodes in {[str(b) for b in bags]}"
-                         + (f" ({skipped} without success dropped)" if skipped else ""))
-    fps = int(round(spec.control_rate_hz))
-    write_dataset(out, episodes, fps, adapter.state_names, adapter.action_names, robot_type=spec.name,
-                  extra_info={"pi0_space": "model", "pi0_embodiment": spec.name, "pi0_actions": actions})
+    writer = DatasetWriter(out, int(round(spec.control_rate_hz)), adapter.state_names, adapter.action_names,
+                           robot_type=spec.name,
+                           extra_info={"pi0_space": "model", "pi0_embodiment": spec.name, "pi0_actions": actions})
+    episodes, skipped = [], 0  # episodes without their images: frames go to the video encoders
+    try:
+        for bag in tqdm([Path(b) for b in bags], desc="bags", unit="bag", disable=not progress):
+            for episode in bag_episodes(bag, spec, adapter, actions, namespace, image_size):
+                if only_success and episode.success is not True:
+                    skipped += 1
+                    continue
+                writer.add(episode)
+                episode.images = {}
+                episodes.append(episode)
+        if not episodes:
+            raise ValueError(f"no episodes in {[str(b) for b in bags]}"
+                             + (f" ({skipped} without success dropped)" if skipped else ""))
+        writer.close()
+    except BaseException:
+        writer.abort()  # no half-written dataset left behind
+        raise
     state = np.concatenate([e.state for e in episodes])
     action = np.concatenate([e.actions for e in episodes])
     bounds, start = {}, 0

@@ -206,14 +206,13 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def bag_episodes(path, spec, adapter, actions: str = "commands", namespace: str = "",
-                 image_size: tuple[int, int] | None = None, min_frames: int = 2) -> list[Episode]:
-    """All episodes of one bag (see the module doc); episodes shorter than ``min_frames`` are dropped."""
+                 image_size: tuple[int, int] | None = None, min_frames: int = 2):
+    """The episodes of one bag, one at a time (see the module doc); episodes shorter than
+    ``min_frames`` are dropped."""
     from pi0_policy.data.bags import read_bag
 
     streams = read_bag(path, spec, namespace)
-    out = []
     for i, seg in enumerate(segments(streams)):
         episode = episode_frames(streams, spec, adapter, seg, i, actions, image_size)
         if len(episode.times) >= min_frames:
-            out.append(episode)
-    return out
+            yield episode

@@ -52,23 +52,49 @@ def _fixed(values: np.ndarray):
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
 
 
-def encode_video(frames: np.ndarray, path: Path, fps: int, crf: int = 18) -> None:
-    """uint8[N, H, W, 3] → an H.264 mp4 at ``fps`` (H and W must be even, as yuv420p needs)."""
-    import av
+class VideoEncoder:
+    """Frames uint8[H, W, 3] → an H.264 mp4 at ``fps``, appended episode by episode (H and W must be
+    even, as yuv420p needs)."""
 
-    n, height, width, _ = frames.shape
-    if height % 2 or width % 2:
-        raise ValueError(f"{path}: video frames must have even sizes for yuv420p, got {width}x{height} "
-                         "(resize them with --image-size)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(CODEC, rate=fps, options={"crf": str(crf), "g": "2"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    def __init__(self, path: Path, fps: int, crf: int = 18):
+        self.path, self.fps, self.crf = Path(path), fps, crf
+        self.count, self._container, self._stream = 0, None, None
+
+    def add(self, frames: np.ndarray) -> None:
+        import av
+
+        n, height, width, _ = frames.shape
+        if self._container is None:
+            if height % 2 or width % 2:
+                raise ValueError(f"{self.path}: video frames must have even sizes for yuv420p, got "
+                                 f"{width}x{height} (resize them with --image-size)")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self.path), "w")
+            self._stream = self._container.add_stream(CODEC, rate=self.fps, options={"crf": str(self.crf), "g": "2"})
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+        elif (height, width) != (self._stream.height, self._stream.width):
+            raise ValueError(f"{self.path}: frames of {width}x{height} after {self._stream.width}x"
+                             f"{self._stream.height}; every episode's camera must have one size")
         for i in range(n):
-            frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[i]), format="rgb24")
+            frame.pts = self.count
+            self.count += 1
+            self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.mux(self._stream.encode())
+            self._container.close()
+            self._container = None
+
+
+def encode_video(frames: np.ndarray, path: Path, fps: int, crf: int = 18) -> None:
+    """uint8[N, H, W, 3] → an H.264 mp4 at ``fps`` (see `VideoEncoder`)."""
+    encoder = VideoEncoder(path, fps, crf)
+    try:
+        encoder.add(frames)
+    finally:
+        encoder.close()
 
 
 def decode_video(path: Path) -> np.ndarray:
@@ -99,78 +125,126 @@ def _tasks_table(tasks: list[str]):
     return table.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()})
 
 
-def write_dataset(out: str | Path, episodes, fps: int, state_names, action_names,
-                  robot_type: str = "", extra_info: dict | None = None) -> Path:
-    """Write ``episodes`` (`pi0_policy.data.episodes.Episode`) in the v3 layout under ``out``."""
-    import pyarrow as pa
+class DatasetWriter:
+    """Writes episodes (`pi0_policy.data.episodes.Episode`) in the v3 layout under ``out`` one at a
+    time: frames go straight into the video encoders, so only states and actions stay in memory.
+    `close` writes the parquet files, meta/info.json and meta/stats.json."""
 
-    from pi0_policy.data.stats import lerobot_stats
+    def __init__(self, out: str | Path, fps: int, state_names, action_names, robot_type: str = "",
+                 extra_info: dict | None = None):
+        self.out, self.fps = Path(out), int(fps)
+        self.state_names, self.action_names = list(state_names), list(action_names)
+        self.robot_type, self.extra_info = robot_type, dict(extra_info or {})
+        self.roles: list[str] | None = None
+        self.tasks: dict[str, int] = {}
+        self.rows: list[dict] = []
+        self.state: list[np.ndarray] = []
+        self.action: list[np.ndarray] = []
+        self.encoders: dict[str, VideoEncoder] = {}
+        self.pixels: dict[str, PixelStats] = {}
+        self.frames = 0
 
-    out = Path(out)
-    if not episodes:
-        raise ValueError("no episodes to write")
-    roles = sorted(episodes[0].images)
-    tasks = sorted({e.instruction for e in episodes})
-    task_index = {t: i for i, t in enumerate(tasks)}
-    loc = {"chunk_index": 0, "file_index": 0}
-    columns = {k: [] for k in ("state", "action", "timestamp", "frame_index", "episode_index", "index",
-                               "task_index")}
-    rows, start = [], 0
-    for e_idx, ep in enumerate(episodes):
-        n = len(ep.times)
-        columns["state"].append(ep.state)
-        columns["action"].append(ep.actions)
-        columns["timestamp"].append(np.arange(n, dtype=np.float32) / np.float32(fps))
-        columns["frame_index"].append(np.arange(n))
-        columns["episode_index"].append(np.full(n, e_idx))
-        columns["index"].append(start + np.arange(n))
-        columns["task_index"].append(np.full(n, task_index[ep.instruction]))
-        row = {"episode_index": e_idx, "tasks": [ep.instruction], "length": n,
-               "data/chunk_index": 0, "data/file_index": 0,
-               "dataset_from_index": start, "dataset_to_index": start + n,
-               "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0,
-               "source_bag": ep.bag, "source_episode": ep.index, "task_name": ep.task,
-               "seed": ep.seed, "success": ep.success}
+    def add(self, ep) -> None:
+        roles = sorted(ep.images)
+        if self.roles is None:
+            self.roles = roles
+        elif roles != self.roles:
+            raise ValueError(f"episode {ep.index} of {ep.bag} has cameras {roles}, earlier episodes {self.roles}")
+        n, start = len(ep.times), self.frames
+        self.tasks.setdefault(ep.instruction, len(self.tasks))
+        self.state.append(np.asarray(ep.state, np.float32))
+        self.action.append(np.asarray(ep.actions, np.float32))
+        row = {"episode_index": len(self.rows), "tasks": [ep.instruction], "length": n,
+               "data/chunk_index": 0, "data/file_index": 0, "dataset_from_index": start,
+               "dataset_to_index": start + n, "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0,
+               "source_bag": ep.bag, "source_episode": ep.index, "task_name": ep.task, "seed": ep.seed,
+               "success": ep.success}
         for role in roles:
             key = IMAGE_PREFIX + role
-            row[f"videos/{key}/chunk_index"] = 0
-            row[f"videos/{key}/file_index"] = 0
-            row[f"videos/{key}/from_timestamp"] = start / fps
-            row[f"videos/{key}/to_timestamp"] = (start + n) / fps
-        rows.append(row)
-        start += n
-    cat = {k: np.concatenate(v) for k, v in columns.items()}
-    data = pa.table({STATE_KEY: _fixed(cat["state"]), ACTION_KEY: _fixed(cat["action"]),
-                     "timestamp": pa.array(cat["timestamp"], pa.float32()),
-                     **{k: pa.array(cat[k], pa.int64()) for k in ("frame_index", "episode_index", "index",
-                                                                    "task_index")}})
-    _write_parquet(data, out / DATA_PATH.format(**loc))
-    _write_parquet(pa.Table.from_pylist(rows), out / EPISODES_PATH.format(**loc))
-    _write_parquet(_tasks_table(tasks), out / "meta" / "tasks.parquet")
-    features = {STATE_KEY: {"dtype": "float32", "shape": [len(state_names)], "names": list(state_names)},
-                ACTION_KEY: {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)}}
-    videos = {}
-    for role in roles:
-        key = IMAGE_PREFIX + role
-        frames = np.concatenate([ep.images[role] for ep in episodes])
-        encode_video(frames, out / VIDEO_PATH.format(video_key=key, **loc), fps)
-        videos[key] = frames
-        h, w = frames.shape[1:3]
-        features[key] = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"],
-                         "info": {"video.height": h, "video.width": w, "video.codec": CODEC,
-                                  "video.pix_fmt": "yuv420p", "video.is_depth_map": False,
-                                  "video.fps": fps, "video.channels": 3, "has_audio": False}}
-    features.update({"timestamp": _index_feature("float32"), **{k: _index_feature("int64") for k in
-                     ("frame_index", "episode_index", "index", "task_index")}})
-    info = {"codebase_version": CODEBASE_VERSION, "robot_type": robot_type, "total_episodes": len(episodes),
-            "total_frames": start, "total_tasks": len(tasks), "chunks_size": 1000,
-            "data_files_size_in_mb": 100, "video_files_size_in_mb": 200, "fps": fps,
-            "splits": {"train": f"0:{len(episodes)}"}, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
-            "features": features, **(extra_info or {})}
-    (out / "meta" / "info.json").write_text(json.dumps(info, indent=2) + "\n")
-    stats = lerobot_stats({STATE_KEY: cat["state"], ACTION_KEY: cat["action"]}, videos)
-    (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
-    return out
+            if key not in self.encoders:
+                loc = {"chunk_index": 0, "file_index": 0}
+                self.encoders[key] = VideoEncoder(self.out / VIDEO_PATH.format(video_key=key, **loc), self.fps)
+                self.pixels[key] = PixelStats()
+            self.encoders[key].add(ep.images[role])
+            self.pixels[key].add(ep.images[role])
+            row.update({f"videos/{key}/chunk_index": 0, f"videos/{key}/file_index": 0,
+                        f"videos/{key}/from_timestamp": start / self.fps,
+                        f"videos/{key}/to_timestamp": (start + n) / self.fps})
+        self.rows.append(row)
+        self.frames += n
+
+    def abort(self) -> None:
+        """Stop after an error: close the encoders and remove what was written."""
+        import shutil
+
+        for encoder in self.encoders.values():
+            encoder.close()
+        shutil.rmtree(self.out, ignore_errors=True)
+
+    def close(self) -> Path:
+        import pyarrow as pa
+
+        from pi0_policy.data.stats import lerobot_stats
+
+        for encoder in self.encoders.values():
+            encoder.close()
+        if not self.rows:
+            raise ValueError("no episodes to write")
+        loc = {"chunk_index": 0, "file_index": 0}
+        state, action = np.concatenate(self.state), np.concatenate(self.action)
+        lengths = [r["length"] for r in self.rows]
+        frame_index = np.concatenate([np.arange(n) for n in lengths])
+        episode_index = np.repeat(np.arange(len(lengths)), lengths)
+        task_index = np.repeat([self.tasks[r["tasks"][0]] for r in self.rows], lengths)
+        data = pa.table({STATE_KEY: _fixed(state), ACTION_KEY: _fixed(action),
+                         "timestamp": pa.array(frame_index / np.float32(self.fps), pa.float32()),
+                         "frame_index": pa.array(frame_index, pa.int64()),
+                         "episode_index": pa.array(episode_index, pa.int64()),
+                         "index": pa.array(np.arange(self.frames), pa.int64()),
+                         "task_index": pa.array(task_index, pa.int64())})
+        _write_parquet(data, self.out / DATA_PATH.format(**loc))
+        _write_parquet(pa.Table.from_pylist(self.rows), self.out / EPISODES_PATH.format(**loc))
+        _write_parquet(_tasks_table(list(self.tasks)), self.out / "meta" / "tasks.parquet")
+        features = {STATE_KEY: {"dtype": "float32", "shape": [len(self.state_names)], "names": self.state_names},
+                    ACTION_KEY: {"dtype": "float32", "shape": [len(self.action_names)], "names": self.action_names}}
+        for key, encoder in self.encoders.items():
+            h, w = encoder._stream.height, encoder._stream.width
+            features[key] = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"],
+                             "info": {"video.height": h, "video.width": w, "video.codec": CODEC,
+                                      "video.pix_fmt": "yuv420p", "video.is_depth_map": False,
+                                      "video.fps": self.fps, "video.channels": 3, "has_audio": False}}
+        features.update({"timestamp": _index_feature("float32"), **{k: _index_feature("int64") for k in
+                         ("frame_index", "episode_index", "index", "task_index")}})
+        info = {"codebase_version": CODEBASE_VERSION, "robot_type": self.robot_type,
+                "total_episodes": len(self.rows), "total_frames": self.frames, "total_tasks": len(self.tasks),
+                "chunks_size": 1000, "data_files_size_in_mb": 100, "video_files_size_in_mb": 200, "fps": self.fps,
+                "splits": {"train": f"0:{len(self.rows)}"}, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
+                "features": features, **self.extra_info}
+        (self.out / "meta" / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+        stats = lerobot_stats({STATE_KEY: state, ACTION_KEY: action},
+                              {key: px.summary() for key, px in self.pixels.items()})
+        (self.out / "meta" / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+        return self.out
+
+
+class PixelStats:
+    """Running per-channel min, max, mean, std of frames (pixels in [0, 1]), over every frame."""
+
+    def __init__(self):
+        self.count, self.sum, self.sumsq = 0, np.zeros(3), np.zeros(3)
+        self.min, self.max = np.full(3, np.inf), np.full(3, -np.inf)
+
+    def add(self, frames: np.ndarray) -> None:
+        pixels = frames.reshape(-1, 3).astype(np.float64) / 255.0
+        self.count += len(pixels)
+        self.sum += pixels.sum(0)
+        self.sumsq += (pixels ** 2).sum(0)
+        self.min, self.max = np.minimum(self.min, pixels.min(0)), np.maximum(self.max, pixels.max(0))
+
+    def summary(self) -> dict:
+        mean = self.sum / self.count
+        std = np.sqrt(np.maximum(self.sumsq / self.count - mean ** 2, 0.0))
+        return {"min": self.min, "max": self.max, "mean": mean, "std": std, "count": self.count}
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Dataset statistics: LeRobot's meta/stats.json and openpi's norm_stats.json.
 
 - `lerobot_stats`: per feature ``min, max, mean, std, count`` (and ``q01, q99``) over every frame;
-  video features per channel, shape ``[3, 1, 1]``, pixels in [0, 1] (LeRobot's convention),
-  over at most 500 evenly spaced frames.
+  video features per channel, shape ``[3, 1, 1]``, pixels in [0, 1] (LeRobot's convention), from
+  running sums over every frame (`pi0_policy.data.lerobot.PixelStats`).
 - `norm_stats`: openpi's ``{"state", "actions"}`` `NormStats` (mean, std, q01, q99) of the values
   the model is trained on: states, and every real step of every action chunk after the delta
   transform (openpi computes them after its data transforms too).
@@ -13,9 +13,6 @@ import numpy as np
 
 from pi0_policy.policy.normalize import NormStats
 
-MAX_IMAGE_FRAMES = 500
-
-
 def _summary(values: np.ndarray) -> dict:
     values = np.asarray(values, dtype=np.float64)
     return {"min": values.min(0).tolist(), "max": values.max(0).tolist(), "mean": values.mean(0).tolist(),
@@ -23,15 +20,14 @@ def _summary(values: np.ndarray) -> dict:
             "q01": np.quantile(values, 0.01, axis=0).tolist(), "q99": np.quantile(values, 0.99, axis=0).tolist()}
 
 
-def lerobot_stats(vectors: dict[str, np.ndarray], videos: dict[str, np.ndarray]) -> dict:
-    """meta/stats.json content for vector features ``[N, d]`` and video frames ``uint8[N, H, W, 3]``."""
+def lerobot_stats(vectors: dict[str, np.ndarray], pixels: dict[str, dict]) -> dict:
+    """meta/stats.json content for vector features ``[N, d]`` and per-channel pixel summaries
+    (``{"min", "max", "mean", "std": float[3], "count": int}``)."""
     stats = {key: _summary(values) for key, values in vectors.items()}
-    for key, frames in videos.items():
-        picks = np.linspace(0, len(frames) - 1, min(len(frames), MAX_IMAGE_FRAMES)).astype(int)
-        pixels = frames[picks].reshape(-1, 3).astype(np.float64) / 255.0
-        summary = _summary(pixels)
-        stats[key] = {k: (np.asarray(v)[:, None, None].tolist() if k != "count" else v)
-                      for k, v in summary.items()}
+    for key, summary in pixels.items():
+        stats[key] = {k: np.asarray(summary[k], dtype=np.float64)[:, None, None].tolist()
+                      for k in ("min", "max", "mean", "std")}
+        stats[key]["count"] = [int(summary["count"])]
     return stats
 
 
