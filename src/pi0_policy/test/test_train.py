@@ -87,17 +87,19 @@ def test_resume_gives_the_same_state_as_an_uninterrupted_run(dataset, tmp_path):
     assert torch.equal(a["sampler"]["generator"], b["sampler"]["generator"])
 
 
-def test_lora_trains_only_the_adapters_and_heads_and_saves_merged_weights(dataset, tmp_path):
+def test_lora_fine_tuning_of_a_checkpoint_trains_only_adapters_and_heads(dataset, tmp_path):
     from safetensors.torch import load_file
 
-    from pi0_policy.model.weights import build_model
     from pi0_policy.train.finetune import HEADS
 
-    cfg = tiny(dataset, tmp_path / "lora", lora_rank=4, steps=3)
+    train(tiny(dataset, tmp_path / "base", steps=1))
+    initial = load_file(str(tmp_path / "base/model.safetensors"))
+    with pytest.raises(ValueError, match="keeps its own"):
+        train(tiny(dataset, tmp_path / "lora", init=str(tmp_path / "base"), lora_rank=4))
+    cfg = tiny(dataset, tmp_path / "lora", init=str(tmp_path / "base"), lora_rank=4, steps=3,
+               image_size=None, horizon=None, num_cameras=None)
     train(cfg)
     state = torch.load(tmp_path / "lora/train_state.pt", weights_only=False)["model"]
-    _, _, _, _, config = build(cfg)
-    initial = build_model(config, seed=cfg.seed).state_dict()
     lora = [k for k in state if "lora_" in k]
     assert lora and all(("language_model" in k or "gemma_expert" in k) for k in lora)
     assert any(float(state[k].abs().max()) > 0 for k in lora if "lora_B" in k)  # B starts at zero
@@ -112,6 +114,8 @@ def test_lora_trains_only_the_adapters_and_heads_and_saves_merged_weights(datase
     assert set(merged) == set(initial)
     q = "paligemma_with_expert.gemma_expert.model.layers.0.self_attn.q_proj.weight"
     assert not torch.equal(merged[q], initial[q])  # the adapter is merged into the saved weight
+    vision = "paligemma_with_expert.paligemma.model.vision_tower.vision_model.embeddings.patch_embedding.weight"
+    assert torch.equal(merged[vision], initial[vision])
 
 
 def test_freeze_vision_under_bf16_autocast_with_bf16_frozen_weights(dataset, tmp_path):

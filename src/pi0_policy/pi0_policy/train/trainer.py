@@ -100,6 +100,10 @@ def build(cfg: TrainConfig):
     from pi0_policy.policy.tokenizer import PromptTokenizer, demo_tokenizer_path
 
     if cfg.init:
+        given = [n for n in ("image_size", "horizon", "num_cameras") if getattr(cfg, n)]
+        if given:
+            raise ValueError(f"{given} set the sizes of a new network; a fine-tuned checkpoint ({cfg.init}) "
+                             "keeps its own")
         model, info, tokenizer = load_checkpoint(cfg.init, device=cfg.device)
         return model, info.tokenizer_path, tokenizer, info.image_keys, info.config
     overrides = {}
