@@ -103,3 +103,18 @@ def test_published_messages_are_recorded_and_convert(executor, spin_until, tmp_p
     assert summary["episodes"] == 1 and summary["tasks"] == ["pick the red cube"]
     assert 20 <= len(data) <= FRAMES + 5 and data.state.shape[1] == 7
     assert np.all(np.diff(data.state[:, 0]) >= -1e-9)  # time runs forward through the episode
+
+
+def test_record_cli_rejects_an_unknown_embodiment_and_an_existing_bag(tmp_path):
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "pi0_bringup.cli", "record"]
+    proc = subprocess.run(base + [str(tmp_path / "bag"), "--embodiment", "ur6", "--duration", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.startswith("pi0 record: unknown embodiment 'ur6'")
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "bag").exists()
+    (tmp_path / "old").mkdir()
+    proc = subprocess.run(base + [str(tmp_path / "old"), "--embodiment", "ur5e", "--duration", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "old exists" in proc.stderr

@@ -159,6 +159,16 @@ def test_a_truncated_bag_file_is_named_by_the_cli(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("pi0 dataset: bag ") and str(bag) in lines[0]
 
 
+def test_dataset_info_cli(converted):
+    _, ds = converted
+    proc = subprocess.run([sys.executable, "-m", "pi0_bringup.cli", "dataset", "info", str(ds)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["episodes"] == 2 and info["frames"] == 38 and info["fps"] == 20
+    assert info["tasks"] == ["pick the blue cube", "pick the red cube"]
+
+
 def test_missing_commands_suggest_next_state(tmp_path):
     from pi0_hw_interfaces.embodiment import load_embodiment
 
