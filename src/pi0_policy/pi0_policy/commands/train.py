@@ -27,8 +27,7 @@ def _camera_map(items) -> dict:
 
 
 def register(subparsers) -> None:
-    from pi0_policy.train.finetune import FREEZE_CHOICES
-    from pi0_policy.train.trainer import DTYPES, TrainConfig
+    from pi0_policy.train.config import DTYPES, FREEZE_CHOICES, TrainConfig
 
     d = TrainConfig(datasets=[], out="")
     p = subparsers.add_parser("train", help="train or fine-tune π0 on LeRobot v3 datasets",
@@ -71,7 +70,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import os
 
-    from pi0_policy.train.trainer import TrainConfig, train
+    from pi0_policy.train.config import TrainConfig
+    from pi0_policy.train.trainer import train
 
     device = args.device
     if device == "cuda" and "LOCAL_RANK" in os.environ:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-FREEZE_CHOICES = ("none", "vision", "vlm")
+from pi0_policy.train.config import FREEZE_CHOICES
 LORA_TARGETS = r".*\.(language_model|gemma_expert)\..*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 HEADS = ("state_proj", "action_in_proj", "action_out_proj", "action_time_mlp_in", "action_time_mlp_out")
 _FROZEN_PREFIX = {"vision": ("paligemma_with_expert.paligemma.model.vision_tower",
