@@ -48,7 +48,8 @@ def test_episodes_frames_and_layout(converted):
     assert [e["length"] for e in episodes] == [21, 17]
     assert [e["tasks"] for e in episodes] == [["pick the red cube"], ["pick the blue cube"]]
     assert [e["success"] for e in episodes] == [True, False] and [e["seed"] for e in episodes] == [7, 8]
-    assert episodes[1]["dataset_from_index"] == 21 and episodes[1]["videos/observation.images.base/from_timestamp"] == 21 / 20
+    assert episodes[1]["dataset_from_index"] == 21
+    assert episodes[1]["videos/observation.images.base/from_timestamp"] == 21 / 20
     tasks = pq.read_table(ds / "meta/tasks.parquet")
     assert tasks.schema.pandas_metadata["index_columns"] == ["task"]
     stats = json.loads((ds / "meta/stats.json").read_text())
@@ -128,8 +129,9 @@ def test_model_ready_samples(converted):
 def test_sqlite3_bag_with_compressed_images_and_next_state_actions(tmp_path):
     write_ur5e_bag(tmp_path / "bag", episodes=(("stack", 0.0, 0.5, None),), storage="sqlite3", compressed=True)
     assert (tmp_path / "bag" / "bag.db3").is_file()
-    convert_bags([tmp_path / "bag"], tmp_path / "ds", "ur5e", actions="next-state", progress=False)
+    convert_bags([tmp_path / "bag"], tmp_path / "ds", "ur5e", actions="next-state", image_size=16, progress=False)
     data = read_dataset(tmp_path / "ds")
+    assert data.frames["observation.images.base"].shape[1:] == (12, 16, 3)  # 32x24 scaled, aspect kept
     times = expected_times(0.0, 0.5)
     assert len(data) == len(times)
     np.testing.assert_allclose(data.action[:-1, :6], data.state[1:, :6], atol=1e-6)

@@ -49,7 +49,8 @@ def community(tmp_path_factory):
     pq.write_table(pa.table({"task_index": [0, 1], "__index_level_0__": ["fold", "unfold"]}),
                    root / "meta/tasks.parquet")
     info = {"codebase_version": "v3.0", "robot_type": "ur5e", "fps": 10, "total_episodes": 2, "total_frames": n,
-            "total_tasks": 2, "chunks_size": 1000, "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+            "total_tasks": 2, "chunks_size": 1000,
+            "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
             "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
             "features": {"observation.state": {"dtype": "float32", "shape": [7]},
                          "action": {"dtype": "float32", "shape": [7]},

@@ -22,7 +22,8 @@ RESUME_ATOL = 1e-6
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
-    write_ur5e_bag(root / "bag", episodes=(("pick the red cube", 0.0, 1.0, True), ("pick the blue cube", 1.2, 2.0, True)))
+    episodes = (("pick the red cube", 0.0, 1.0, True), ("pick the blue cube", 1.2, 2.0, True))
+    write_ur5e_bag(root / "bag", episodes=episodes)
     convert_bags([root / "bag"], root / "ds", "ur5e", progress=False)
     return root / "ds"
 

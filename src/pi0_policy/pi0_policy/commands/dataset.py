@@ -1,6 +1,6 @@
 """`pi0 dataset`: robot recordings → LeRobot v3 datasets.
 
-    pi0 dataset convert BAGS... OUT --embodiment E [--actions commands|next-state] [--image-size WxH]
+    pi0 dataset convert BAGS... OUT --embodiment E [--actions commands|next-state] [--image-size PX]
         rosbag2 bags (MCAP or sqlite3; from `pi0 record` or `ros2 bag record`) → a LeRobot v3
         dataset in the model space of E's adapter, plus norm_stats.json (openpi's format).
     pi0 dataset info DIR
@@ -16,14 +16,6 @@ import sys
 from pathlib import Path
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"image size {text!r} must be WIDTHxHEIGHT, e.g. 112x112") from None
-    return width, height
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser("dataset", help="convert robot recordings into LeRobot v3 datasets",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,7 +26,8 @@ def register(subparsers) -> None:
     convert.add_argument("--actions", default="commands", choices=("commands", "next-state"),
                          help="action targets: recorded commands (default) or the next measured state")
     convert.add_argument("--namespace", default="", help="robot namespace of the recorded topics")
-    convert.add_argument("--image-size", type=_size, help="resize camera frames to WIDTHxHEIGHT")
+    convert.add_argument("--image-size", type=int, metavar="PX",
+                         help="scale frames so that their longer side is PX (aspect ratio kept)")
     convert.add_argument("--horizon", type=int, default=50, help="action chunk length for norm stats (50)")
     convert.add_argument("--only-success", action="store_true", help="keep only episodes marked successful")
     convert.add_argument("--no-progress", action="store_true", help="no progress bar")

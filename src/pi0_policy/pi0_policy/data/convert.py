@@ -14,7 +14,7 @@ NORM_STATS_FILE = "norm_stats.json"
 
 
 def convert_bags(bags, out: str | Path, embodiment: str, actions: str = "commands", namespace: str = "",
-                 image_size: tuple[int, int] | None = None, horizon: int = 50, only_success: bool = False,
+                 image_size: int | None = None, horizon: int = 50, only_success: bool = False,
                  progress: bool = True) -> dict:
     """Convert ``bags`` into a dataset at ``out``; returns a summary (episodes, frames, tasks)."""
     from tqdm import tqdm

@@ -128,7 +128,7 @@ def _robot_actions(streams, spec, adapter, times, positions, actions, dt) -> np.
 
 
 def episode_frames(streams: BagStreams, spec, adapter, seg: dict, index: int,
-                   actions: str = "commands", image_size: tuple[int, int] | None = None) -> Episode:
+                   actions: str = "commands", image_size: int | None = None) -> Episode:
     """Resample one segment (see `segments`) to frames; BagError naming bag/topic/time on gaps."""
     if actions not in ACTION_SOURCES:
         raise ValueError(f"actions={actions!r}; choose from {list(ACTION_SOURCES)}")
@@ -196,17 +196,22 @@ def state_index(adapter) -> np.ndarray:
                      for n in adapter.action_names])
 
 
-def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _resize(frame: np.ndarray, longest: int) -> np.ndarray:
+    """Scale so that the longer side is ``longest`` px, keeping the aspect ratio (sides rounded to
+    even numbers for yuv420p video): the model's resize-with-pad then sees the same picture as
+    from the full-size camera at run time."""
     from PIL import Image as PILImage
 
-    width, height = size
-    if frame.shape[:2] == (height, width):
+    height, width = frame.shape[:2]
+    scale = longest / max(height, width)
+    size = (max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2)))
+    if size == (width, height):
         return frame
-    return np.asarray(PILImage.fromarray(frame).resize((width, height), PILImage.BILINEAR))
+    return np.asarray(PILImage.fromarray(frame).resize(size, PILImage.BILINEAR))
 
 
 def bag_episodes(path, spec, adapter, actions: str = "commands", namespace: str = "",
-                 image_size: tuple[int, int] | None = None, min_frames: int = 2):
+                 image_size: int | None = None, min_frames: int = 2):
     """The episodes of one bag, one at a time (see the module doc); episodes shorter than
     ``min_frames`` are dropped."""
     from pi0_policy.data.bags import read_bag

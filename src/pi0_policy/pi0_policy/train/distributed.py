@@ -75,17 +75,25 @@ def wrap(module: LossModule, state: Dist, device: str, fsdp: bool = False) -> to
     return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
 
 
-def full_state_dict(wrapped: torch.nn.Module, fn):
-    """Run ``fn()`` with FSDP's full (unsharded) state dict available on rank 0, if FSDP."""
+def parameters(wrapped: torch.nn.Module, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's parameters by name on the CPU; under FSDP gathered whole on rank 0 (other ranks
+    get an empty dict)."""
+    names = {name for name, _ in model.named_parameters()}
     try:
         from torch.distributed.fsdp import FullStateDictConfig, FullyShardedDataParallel, StateDictType
     except ImportError:  # pragma: no cover - torch without distributed
-        return fn()
-    if not isinstance(wrapped, FullyShardedDataParallel):
-        return fn()
+        FullyShardedDataParallel = None  # noqa: N806
+    if FullyShardedDataParallel is None or not isinstance(wrapped, FullyShardedDataParallel):
+        return {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
     config = FullStateDictConfig(offload_to_cpu=True, rank0_only=True)
     with FullyShardedDataParallel.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, config):
-        return fn()
+        full = wrapped.state_dict()
+    out = {}
+    for key, value in full.items():
+        name = key.replace("_fsdp_wrapped_module.", "").removeprefix("model.")
+        if name in names:
+            out[name] = value.detach().cpu()
+    return out
 
 
 def all_mean(value: float, state: Dist, device: str = "cpu") -> float:

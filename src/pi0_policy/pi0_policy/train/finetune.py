@@ -44,20 +44,26 @@ def apply_lora(model: torch.nn.Module, rank: int, alpha: float | None = None, dr
     return model
 
 
-def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's weights in the plain π0 key layout with the LoRA deltas (B·A·alpha/r) added;
-    the model itself is not modified (merging in place and unmerging would perturb the base
-    weights by rounding)."""
+def merged_state_dict(model: torch.nn.Module, state: dict | None = None) -> dict[str, torch.Tensor]:
+    """The weights in the plain π0 key layout with the LoRA deltas (B·A·alpha/r) added.
+
+    ``state``: the model's parameters by name (e.g. gathered from FSDP); default: read from
+    ``model``. The model itself is not modified (merging in place and unmerging would perturb
+    the base weights by rounding)."""
     from peft.tuners.lora import LoraLayer
 
-    state = {name: p.detach().cpu().clone() for name, p in model.named_parameters() if "lora_" not in name}
-    with torch.no_grad():
-        for name, module in model.named_modules():
-            if isinstance(module, LoraLayer):
-                key = f"{name}.base_layer.weight"
-                for adapter in module.active_adapters:
-                    state[key] = state[key] + module.get_delta_weight(adapter).detach().cpu().to(state[key].dtype)
-    return {name.replace(".base_layer.", "."): value.contiguous() for name, value in state.items()}
+    if state is None:
+        state = {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
+    state = dict(state)
+    for name, module in model.named_modules():
+        if isinstance(module, LoraLayer):
+            key = f"{name}.base_layer.weight"
+            for adapter in module.active_adapters:
+                a = state[f"{name}.lora_A.{adapter}.weight"].float()
+                b = state[f"{name}.lora_B.{adapter}.weight"].float()
+                state[key] = (state[key].float() + (b @ a) * module.scaling[adapter]).to(state[key].dtype)
+    return {name.replace(".base_layer.", "."): value.contiguous() for name, value in state.items()
+            if "lora_" not in name}
 
 
 def trainable_summary(model: torch.nn.Module) -> tuple[int, int]:

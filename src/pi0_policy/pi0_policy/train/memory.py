@@ -1,10 +1,10 @@
 """Static training-memory estimate of a π0 configuration (weights, gradients, AdamW state).
 
 The network is built on the meta device (no memory), frozen / LoRA-wrapped as training would, and
-its parameters counted. Bytes per parameter: frozen weights in their storage dtype (4 float32, 2 bfloat16), trained ones float32;
-gradients and AdamW's two moments in float32 for the trainable ones (``pi0 train --frozen-dtype bfloat16``
-stores the frozen weights in bf16; bf16 autocast does the compute). Activations are NOT included:
-they grow with batch size and sequence length (816 tokens at 224 px with 3 cameras).
+its parameters counted. Bytes per parameter: frozen weights in their storage dtype (4 float32,
+2 bfloat16; ``pi0 train --frozen-dtype bfloat16``), trained weights, their gradients and AdamW's
+two moments in float32 (bf16 autocast does the compute). Activations are NOT included: they grow
+with batch size and sequence length (867 tokens for π0 at 224 px with 3 cameras: 816 prefix + 51).
 """
 from __future__ import annotations
 
