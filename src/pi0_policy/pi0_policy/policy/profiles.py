@@ -194,6 +194,8 @@ def detect_profile(src: str | Path) -> str | None:
 def choose_profile(src: str | Path, requested: str | None) -> tuple[str, str]:
     """(profile name, how it was chosen) for converting ``src``: ``requested`` if given (checked),
     else the detected one; ValueError asking for ``--profile`` when neither is known."""
+    if not Path(src).is_dir():
+        raise FileNotFoundError(f"checkpoint directory not found: {src}")
     if requested:
         return load_profile(requested).name, "given"
     detected = detect_profile(src)
@@ -213,9 +215,11 @@ def record_profile(checkpoint: str | Path, name: str, how: str = "given") -> Non
 
 
 def checkpoint_profile(checkpoint: str | Path) -> Profile:
-    """The profile a project checkpoint records (``pi0ros`` when it records none)."""
+    """The profile a checkpoint directory records in config.json; for a LeRobot/openpi directory
+    without one, the detected one; else ``pi0ros``."""
     path = Path(checkpoint) / "config.json"
-    name = DEFAULT_PROFILE
-    if path.is_file():
-        name = json.loads(path.read_text()).get("profile") or DEFAULT_PROFILE
-    return load_profile(name)
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    name = meta.get("profile")
+    if not name and meta.get("format") != "pi0_ros":
+        name = detect_profile(checkpoint)
+    return load_profile(name or DEFAULT_PROFILE)
