@@ -190,3 +190,17 @@ def test_detect_profile_from_source_files(tmp_path):
     with pytest.raises(ValueError, match="give --profile, one of \\['lerobot_aloha'"):
         choose_profile(unknown, None)
     assert choose_profile(unknown, "openpi_ur5") == ("openpi_ur5", "given")
+
+
+def test_profile_cameras_and_the_checkpoint_image_keys():
+    spec = load_embodiment("bimanual_trossen")
+    lerobot = EmbodimentAdapter(spec, profile="lerobot_aloha")
+    assert lerobot.camera_keys == {"base": "top"}
+    image = np.zeros((4, 4, 3), np.uint8)
+    obs = lerobot.encode({"images": {"base": image, "left_wrist": image}, "positions": {n: 0.0 for n in spec.joint_names}})
+    assert list(obs["images"]) == ["top"]
+    lerobot.check_image_keys(("top",))
+    with pytest.raises(ValueError, match=r"image keys \['top'\] that the checkpoint lacks"):
+        lerobot.check_image_keys(("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb"))
+    EmbodimentAdapter(spec, profile="openpi_aloha").check_image_keys(("base_0_rgb", "left_wrist_0_rgb",
+                                                                      "right_wrist_0_rgb"))

@@ -157,8 +157,12 @@ class EmbodimentAdapter:
         self.delta_mask = np.array(delta, dtype=bool)
         self._action_state_index = np.array([self.state_names.index(n) if n in self.state_names else -1
                                              for n in self.action_names])
-        self.camera_keys = {role: key for role, key in self.config.cameras.items()
-                            if role in {c.role for c in spec.cameras}}
+        cameras = self.profile.cameras if self.profile.cameras is not None else self.config.cameras
+        unknown_roles = sorted(set(cameras) - set(CAMERA_ROLES))
+        if unknown_roles:
+            raise ValueError(f"profile {self.profile.name}: unknown camera roles {unknown_roles}; "
+                             f"choose from {list(CAMERA_ROLES)}")
+        self.camera_keys = {role: key for role, key in cameras.items() if role in {c.role for c in spec.cameras}}
         self._joint_actions = [i for i, k in enumerate(self._action_kinds) if k != "base"]
         self._lower = np.array([spec.joint(self.action_names[i]).lower for i in self._joint_actions])
         self._upper = np.array([spec.joint(self.action_names[i]).upper for i in self._joint_actions])
@@ -180,6 +184,14 @@ class EmbodimentAdapter:
         if base is None:
             raise ValueError(f"{self.spec.name}: action {axis!r} is a base axis but the spec has no base")
         return float(base.max_linear if axis in _BASE_LINEAR_AXES else base.max_angular)
+
+    def check_image_keys(self, image_keys) -> None:
+        """ValueError when a camera this adapter feeds is not one of the checkpoint's image keys."""
+        missing = sorted(set(self.camera_keys.values()) - set(image_keys))
+        if missing:
+            raise ValueError(f"the adapter feeds image keys {missing} that the checkpoint lacks "
+                             f"(its keys: {list(image_keys)}; profile {self.profile.name}): convert with the "
+                             "matching --profile or set the adapter's cameras")
 
     # ---- state -------------------------------------------------------------------------------
     def state_vector(self, positions: dict[str, float]) -> np.ndarray:

@@ -11,6 +11,8 @@ training data used. A profile says, per dimension of the embodiment's state and 
   see `pi0_policy.policy.velocity`);
 - ``image_resize``: ``antialias`` (openpi's JAX pipeline and its clients: antialiased bilinear,
   rounded to uint8) or ``bilinear`` (LeRobot, openpi's PyTorch path: no antialiasing);
+- ``cameras`` (optional): camera role → the checkpoint's image key, replacing the adapter's
+  (LeRobot's ALOHA sim checkpoints see one camera, ``top``);
 - ``default_prompt``, the ``embodiments`` it fits (``["*"]``: any), and ``detect``: how
   `detect_profile` recognises a source checkpoint directory of this family.
 
@@ -31,7 +33,7 @@ from pi0_policy.policy.gripper_maps import check_chain
 DEFAULT_PROFILE = "pi0ros"
 RESIZE_METHODS = ("bilinear", "antialias")
 _KEYS = {"name", "description", "source", "embodiments", "detect", "default_prompt", "image_resize",
-         "sign_flip_joints", "delta_kinds", "delta_joints", "gripper", "actions", "velocity"}
+         "sign_flip_joints", "delta_kinds", "delta_joints", "gripper", "actions", "velocity", "cameras"}
 _DETECT_KEYS = {"openpi_config_names", "openpi_asset_ids", "lerobot_image_keys"}
 _VELOCITY_KEYS = {"kinds", "clip", "max_step", "step_hz", "rescale_to_unit_max"}
 
@@ -69,6 +71,7 @@ class Profile:
     actions: str = "position"
     velocity: VelocitySpec | None = None
     detect: dict = field(default_factory=dict)
+    cameras: dict | None = None                        # None: the adapter's
 
     def fits(self, embodiment: str) -> bool:
         return "*" in self.embodiments or embodiment in self.embodiments
@@ -127,6 +130,7 @@ class Profile:
             sign_flip_joints=names("sign_flip_joints"), delta_kinds=names("delta_kinds"),
             delta_joints=names("delta_joints") or (), actions=actions, velocity=velocity,
             detect={k: tuple(v) for k, v in detect.items()},
+            cameras={str(k): str(v) for k, v in data["cameras"].items()} if data.get("cameras") else None,
         )
 
 

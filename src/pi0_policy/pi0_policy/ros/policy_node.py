@@ -139,6 +139,7 @@ class PolicyNode(LifecycleNode):
         # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
         self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
                                          profile=meta.get("profile"))
+        self.adapter.check_image_keys(meta["image_keys"])
         if meta["state_dim"] != spec.state_dim or meta["action_dim"] < spec.action_dim:
             raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
                              f"{meta['action_dim']}; embodiment {spec.name} needs {spec.state_dim} and "
