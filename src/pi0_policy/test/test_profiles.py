@@ -15,7 +15,7 @@ from pi0_policy.policy.profiles import (Profile, choose_profile, detect_profile,
 
 DATA = Path(__file__).parent / "data" / "conventions"
 REFERENCE = ["openpi_aloha", "openpi_aloha_sim", "openpi_mobile_trossen", "lerobot_aloha", "openpi_droid",
-             "openpi_ur5"]
+             "openpi_franka_joint_position", "openpi_ur5"]
 TOL = 1e-6  # the fixtures are float64 from the reference code; the maps here are float64 too
 
 
@@ -37,7 +37,7 @@ def test_every_profile_loads_and_fits_a_known_embodiment():
         assert profile.name == name and profile.source and profile.description
         assert set(profile.embodiments) <= known | {"*"}, (name, profile.embodiments)
     assert profiles_for("bimanual_trossen") == ["lerobot_aloha", "openpi_aloha", "openpi_aloha_sim", "pi0ros"]
-    assert profiles_for("franka") == ["openpi_droid", "pi0ros"]
+    assert profiles_for("franka") == ["openpi_droid", "openpi_franka_joint_position", "pi0ros"]
 
 
 @pytest.mark.parametrize("name", REFERENCE)
