@@ -137,12 +137,12 @@ def test_convert_records_the_profile_detected_or_given(tmp_path, capsys):
     sim = tmp_path / "openpi_sim"
     (sim / "assets" / "lerobot" / "aloha_sim_transfer_cube_human").mkdir(parents=True)
     (sim / "model.safetensors").symlink_to(src / "model.safetensors")
-    stats = save_norm_stats(sim / "assets" / "lerobot" / "aloha_sim_transfer_cube_human" / "norm_stats.json",
-                            {"state": NormStats.identity(14), "actions": NormStats.identity(14)})
+    # openpi saves statistics under assets/<asset id>: pi0_aloha_sim's id is its dataset (nested)
+    save_norm_stats(sim / "assets" / "lerobot" / "aloha_sim_transfer_cube_human" / "norm_stats.json",
+                    {"state": NormStats.identity(14), "actions": NormStats.identity(14)})
     assert inspect_json(sim, capsys)["profile"].startswith("openpi_aloha_sim (embodiments ['bimanual_trossen']")
     dst = tmp_path / "sim_ours"
-    argv = ["checkpoint", "convert", str(sim), str(dst), "--tokenizer", tokenizer, "--norm-stats", str(stats),
-            "--no-progress"]
+    argv = ["checkpoint", "convert", str(sim), str(dst), "--tokenizer", tokenizer, "--no-progress"]
     assert cli.main(argv) == 0
     assert "convention profile openpi_aloha_sim, detected" in capsys.readouterr().out
     assert json.loads((dst / "config.json").read_text())["profile"] == "openpi_aloha_sim"
