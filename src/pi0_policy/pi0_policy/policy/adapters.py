@@ -3,7 +3,8 @@
 Robot space: what ROS topics carry. Joint positions in driver units (rad, m) keyed by joint name,
 gripper positions in driver units, base velocities in m/s and rad/s, camera images by role.
 Model space: what the policy's normalisation statistics were computed on. A state vector in the
-spec's policy order, gripper in [0 = open, 1 = closed], images keyed by the model's camera slots
+spec's policy order, grippers as the checkpoint's convention profile says (``pi0ros``: [0 = open,
+1 = closed]), images keyed by the model's camera slots
 (``base_0_rgb``, ``left_wrist_0_rgb``, ``right_wrist_0_rgb``), and actions that may be deltas.
 
 Per dimension, in this order (encode applies it forwards, decode backwards):

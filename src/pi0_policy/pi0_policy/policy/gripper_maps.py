@@ -89,7 +89,7 @@ STEP_PARAMETERS = {
     "linear_to_angle": {"horn_radius", "arm_length", "half_pi"},
     "spec_to_model": set(), "spec_to_robot": set(), "binarize": {"threshold"}, "clip": {"low", "high"},
 }
-_REQUIRED = {"half_pi"}  # optional parameters
+_OPTIONAL = {"half_pi"}
 
 
 def check_chain(chain, where: str) -> tuple[dict, ...]:
@@ -101,7 +101,7 @@ def check_chain(chain, where: str) -> tuple[dict, ...]:
             raise ValueError(f"{where}: bad step {step!r}; op must be one of {list(STEP_PARAMETERS)}")
         allowed = STEP_PARAMETERS[step["op"]]
         extra = set(step) - allowed - {"op"}
-        missing = allowed - _REQUIRED - set(step)
+        missing = allowed - _OPTIONAL - set(step)
         if extra or missing:
             raise ValueError(f"{where}: step {step['op']!r} takes {sorted(allowed)}; "
                              f"unknown {sorted(extra)}, missing {sorted(missing)}")
