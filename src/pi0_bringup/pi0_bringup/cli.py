@@ -12,7 +12,9 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.instruct",
     "pi0_bringup.commands.bringup",
     "pi0_bringup.commands.demo",
+    "pi0_bringup.commands.lifecycle",
     "pi0_policy.commands.checkpoint",
+    "pi0_policy.commands.serve",
 ]
 
 

@@ -69,6 +69,11 @@ def _fail(message) -> int:
     return 1
 
 
+def _loading(what: str) -> None:
+    """Say that torch and the model code load now (seconds), after the arguments were checked."""
+    print(f"pi0 checkpoint: loading torch and the model code to {what} …", file=sys.stderr, flush=True)
+
+
 def _check_dst(dst: Path, force: bool) -> None:
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())) and not force:
         raise FileExistsError(f"{dst} exists and is not empty (use --force to write into it)")
@@ -180,6 +185,9 @@ def _print_description(desc: dict) -> None:
 
 
 def run_inspect(args) -> int:
+    if not args.path.is_dir():  # before the (slow) torch import
+        return _fail(f"checkpoint directory not found: {args.path}")
+    _loading("read the checkpoint")
     try:
         desc = describe(args.path)
     except (FileNotFoundError, ValueError) as error:
@@ -192,12 +200,22 @@ def run_inspect(args) -> int:
 
 
 def run_convert(args) -> int:
-    from pi0_policy.policy.external import convert_checkpoint
-    from pi0_policy.policy.profiles import choose_profile, record_profile
+    from pi0_policy.policy.profiles import choose_profile, record_profile  # light: YAML + numpy
 
-    try:
+    try:  # the arguments first, before the (slow) torch import
+        if not args.src.is_dir():
+            raise FileNotFoundError(f"checkpoint directory not found: {args.src}")
+        for option, path in (("--tokenizer", args.tokenizer), ("--norm-stats", args.norm_stats)):
+            if path is not None and not path.is_file():
+                raise FileNotFoundError(f"{option} file not found: {path}")
         _check_dst(args.dst, args.force)
         profile, how = choose_profile(args.src, args.profile)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        return _fail(error)
+    _loading("convert the weights")
+    from pi0_policy.policy.external import convert_checkpoint
+
+    try:
         out = convert_checkpoint(
             args.src,
             args.dst,
@@ -216,11 +234,15 @@ def run_convert(args) -> int:
 
 
 def run_random(args) -> int:
+    try:  # before the (slow) torch import
+        _check_dst(args.dst, args.force)
+    except FileExistsError as error:
+        return _fail(error)
+    _loading("create random weights")
     from pi0_policy.policy.checkpoint import make_random_checkpoint
 
     overrides = {"action_horizon": args.horizon} if args.horizon else {}
     try:
-        _check_dst(args.dst, args.force)
         out = make_random_checkpoint(
             args.dst,
             preset=args.preset,

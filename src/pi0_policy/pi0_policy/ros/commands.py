@@ -72,10 +72,13 @@ def base_velocity_at(chunk: ScheduledChunk | None, base_cols: dict, now: float) 
 
 
 def action_chunk(chunk: ScheduledChunk, *, embodiment: str, action_names, obs_time: float, sequence: int,
-                 instruction: str, inference_latency: float):
+                 instruction: str, inference_latency: float, latency: dict | None = None):
     """pi0_msgs/ActionChunk of the kept actions: ``start`` = the trajectories' header stamp
-    (kept action k is reached at ``start + (k + 1) * dt``); ``header.stamp`` = observation time."""
-    from pi0_msgs.msg import ActionChunk
+    (kept action k is reached at ``start + (k + 1) * dt``); ``header.stamp`` = observation time;
+    ``latency``: seconds by LatencyBreakdown field (missing ones 0)."""
+    from pi0_msgs.msg import ActionChunk, LatencyBreakdown
+
+    from pi0_policy.ros.status import LATENCY_FIELDS
 
     msg = ActionChunk()
     msg.header.stamp = sec_to_time(obs_time)
@@ -89,4 +92,5 @@ def action_chunk(chunk: ScheduledChunk, *, embodiment: str, action_names, obs_ti
     msg.sequence = sequence
     msg.instruction = instruction
     msg.inference_latency = sec_to_duration(max(0.0, inference_latency))
+    msg.latency = LatencyBreakdown(**{k: float((latency or {}).get(k, 0.0)) for k in LATENCY_FIELDS})
     return msg

@@ -14,6 +14,7 @@ from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
 DTYPES = ("float32", "bfloat16", "float16")
+BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,13 @@ class Param:
 SCHEMA: tuple[Param, ...] = (
     Param("embodiment", "", "Embodiment class or alias (pi0_hw_interfaces), e.g. mobile_trossen. Required."),
     Param("checkpoint", "", "Checkpoint directory (model.safetensors, config.json, tokenizer.model, "
-          "norm_stats.json). Required."),
+          "norm_stats.json). Required with backend local."),
+    Param("backend", "local", "local: run the checkpoint in this process; remote: send observations to a "
+          "policy server (pi0 serve, or openpi's) at server_uri.", choices=BACKENDS),
+    Param("server_uri", "", "backend remote: the server, ws://HOST:PORT. Required with backend remote."),
+    Param("api_key", "", "backend remote: API key the server requires; empty = none, or $PI0_API_KEY."),
+    Param("server_timeout", 5.0, "backend remote: seconds to wait for a reply before the request is a "
+          "fault (the robot holds, the node reconnects).", minimum=1e-3),
     Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
     Param("dtype", "float32", "Model weights dtype.", choices=DTYPES),
     Param("num_steps", 10, "Flow-matching integration steps per chunk (the paper uses 10).", minimum=1),
@@ -76,6 +83,10 @@ class PolicyParams:
 
     embodiment: str
     checkpoint: str
+    backend: str
+    server_uri: str
+    api_key: str
+    server_timeout: float
     device: str
     dtype: str
     num_steps: int
@@ -122,12 +133,17 @@ def validate(values: dict) -> PolicyParams:
             raise ValueError(f"parameter {name}={value!r}: choose one of {list(p.choices)}")
         if p.minimum is not None and not (value >= p.minimum):
             raise ValueError(f"parameter {name}={value!r}: must be >= {p.minimum}")
-    for name in ("embodiment", "checkpoint"):
+    required = ("embodiment", "server_uri" if values.get("backend") == "remote" else "checkpoint")
+    for name in required:
         if not str(values[name]).strip():
             raise ValueError(f"parameter {name} is empty: set it (e.g. --ros-args -p {name}:=...)")
     return PolicyParams(
         embodiment=values["embodiment"].strip(),
         checkpoint=values["checkpoint"].strip(),
+        backend=values["backend"],
+        server_uri=values["server_uri"].strip(),
+        api_key=values["api_key"],
+        server_timeout=float(values["server_timeout"]),
         device=values["device"],
         dtype=values["dtype"],
         num_steps=int(values["num_steps"]),

@@ -37,15 +37,14 @@ from pi0_policy.ros.worker import InferenceWorker
 
 MAX_INSTRUCTION_CHARS = 500
 MAX_ENSEMBLE_CHUNKS = 8  # temporal ensembling: earlier chunks kept (50 actions / replan 4 → ~12 overlap)
-_STATES = {1: "unconfigured", 2: "inactive", 3: "active", 4: "finalized"}
+_STATES = {1: "unconfigured", 2: "inactive", 3: "active", 4: "finalized", 10: "configuring"}
 
 
 def load_pi0_policy(params):
-    """Default policy factory: ``Pi0Policy.from_checkpoint`` with the node's parameters."""
-    from pi0_policy.policy.local import Pi0Policy
+    """Default policy factory: the ``backend`` parameter's (local checkpoint or remote server)."""
+    from pi0_policy.policy.factory import make_policy
 
-    return Pi0Policy.from_checkpoint(params.checkpoint, device=params.device, dtype=params.dtype,
-                                     num_steps=params.num_steps)
+    return make_policy(params)
 
 
 class PolicyNode(LifecycleNode):
@@ -71,6 +70,7 @@ class PolicyNode(LifecycleNode):
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
+        self._set_state(10)  # "configuring": the CLI shows "loading checkpoint …" meanwhile
         try:
             self._configure()
         except (ValueError, KeyError, OSError, RuntimeError, ImportError) as e:
@@ -139,8 +139,10 @@ class PolicyNode(LifecycleNode):
         # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
         self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
                                          profile=meta.get("profile"))
-        self.adapter.check_image_keys(meta["image_keys"])
-        if meta["state_dim"] != spec.state_dim or meta["action_dim"] < spec.action_dim:
+        if meta.get("image_keys"):  # a remote (openpi) server may not tell its keys
+            self.adapter.check_image_keys(meta["image_keys"])
+        if meta.get("state_dim", spec.state_dim) != spec.state_dim or meta.get("action_dim", spec.action_dim) \
+                < spec.action_dim:  # a remote (openpi) server may not tell its dims
             raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
                              f"{meta['action_dim']}; embodiment {spec.name} needs {spec.state_dim} and "
                              f"{spec.action_dim}")
@@ -212,7 +214,7 @@ class PolicyNode(LifecycleNode):
         self._release()
         self._config_fault = f"configure failed: {reason}"
         self.get_logger().error(self._config_fault)
-        self._publish_status(force=True)
+        self._set_state(1)
         return TransitionCallbackReturn.FAILURE
 
     def _release(self):
@@ -221,6 +223,8 @@ class PolicyNode(LifecycleNode):
         for entity in reversed(self._built):
             self._destroy(entity)
         self._built.clear()
+        if hasattr(self.policy, "close"):  # a remote policy's connection
+            self.policy.close()
         self.params = self.spec = self.adapter = self.policy = self.worker = self.tracker = None
         self._reset_run_state()
 
@@ -342,11 +346,14 @@ class PolicyNode(LifecycleNode):
                 "observation_forward": timing.get("observation_forward", 0.0),
                 "action_steps": timing.get("action_steps", 0.0),
                 "postprocess": timing.get("postprocess", 0.0) + (done - t_inferred),
+                "server": timing.get("server", 0.0),    # remote backend only
+                "network": timing.get("network", 0.0),  # remote backend only
                 "total": self._now() - snap.newest_time,
             }
+            latency = dict(self._latency)
         self._chunk_pub.publish(commands.action_chunk(
             chunk, embodiment=self.spec.name, action_names=self._action_names, obs_time=snap.obs_time,
-            sequence=sequence, instruction=snap.prompt, inference_latency=done - t_start))
+            sequence=sequence, instruction=snap.prompt, inference_latency=done - t_start, latency=latency))
 
     def _cap_velocity(self, chunk, positions):
         """Limit every step, from the measured position on, to the joints' velocity limits."""
@@ -380,7 +387,7 @@ class PolicyNode(LifecycleNode):
             return StatusReport(
                 node_name=self.get_fully_qualified_name(), lifecycle_state_id=self._state[0],
                 lifecycle_state=self._state[1], embodiment=self.spec.name if self.spec else "",
-                checkpoint=self.params.checkpoint if self.params else "", instruction=instruction,
+                checkpoint=(self.params.checkpoint or self.params.server_uri) if self.params else "", instruction=instruction,
                 holding=self._chunk is None or now > self._chunk.end,
                 chunks_published=self._chunks_published, latency=dict(self._latency),
                 input_ages=self.tracker.ages(now) if self.tracker else [], faults=faults,

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from pi0_policy.ros.conversions import sec_to_time
 
-LATENCY_FIELDS = ("preprocess", "observation_forward", "action_steps", "postprocess", "total")
+LATENCY_FIELDS = ("preprocess", "observation_forward", "action_steps", "postprocess", "server", "network",
+                  "total")
 
 
 @dataclass
