@@ -4,7 +4,11 @@
         format (project / LeRobot / openpi), model config, state/action dims, camera keys,
         norm stats dims, tokenizer, weights (size, tensors, parameters, dtypes, key layout).
     pi0 checkpoint convert SRC DST --tokenizer tokenizer.model [--norm-stats norm_stats.json]
-        a LeRobot or openpi π0 directory → the project's format (progress bar per tensor).
+                           [--profile NAME]
+        a LeRobot or openpi π0 directory → the project's format (progress bar per tensor). The
+        convention profile (robot ↔ model conventions: pi0_policy/policy/profiles/*.yaml) is
+        recorded in config.json: detected from SRC's files where they say it (openpi asset id or
+        config name, LeRobot camera keys), else --profile is required.
     pi0 checkpoint random DST --preset pi0_tiny --state-dim 14 --action-dim 14
         random weights and the demo tokenizer, for demos and tests.
 
@@ -43,6 +47,8 @@ def register(subparsers) -> None:
     convert.add_argument("--state-dim", type=int, help="override the state dimension read from SRC")
     convert.add_argument("--action-dim", type=int, help="override the action dimension read from SRC")
     convert.add_argument("--force", action="store_true", help="write into a non-empty DST")
+    convert.add_argument("--profile", help="convention profile (default: detected from SRC; see "
+                         "pi0_policy/policy/profiles/*.yaml)")
     convert.add_argument("--no-progress", action="store_true", help="no progress bar")
     convert.set_defaults(func=run_convert)
 
@@ -152,9 +158,18 @@ def describe(path: Path) -> dict:
         except ValueError as error:
             out["preset_match"] = None
             out["preset_error"] = str(error)
+    out["profile"] = _profile_summary(path)
     out["norm_stats"] = {key: {"dim": s.dim, "has_quantiles": s.q01 is not None} for key, s in stats.items()}
     out["weights"] = weights_summary(path / ckpt.WEIGHTS_FILE)
     return out
+
+
+def _profile_summary(path: Path) -> str:
+    """The checkpoint's convention profile, one line (name, embodiments, how it is known)."""
+    from pi0_policy.policy import profiles
+
+    recorded = profiles.checkpoint_profile(path)
+    return f"{recorded.name} (embodiments {list(recorded.embodiments)}; {recorded.description})"
 
 
 def _print_description(desc: dict) -> None:
@@ -186,6 +201,8 @@ def run_inspect(args) -> int:
 
 
 def run_convert(args) -> int:
+    from pi0_policy.policy.profiles import choose_profile, record_profile  # light: YAML + numpy
+
     try:  # the arguments first, before the (slow) torch import
         if not args.src.is_dir():
             raise FileNotFoundError(f"checkpoint directory not found: {args.src}")
@@ -193,7 +210,8 @@ def run_convert(args) -> int:
             if path is not None and not path.is_file():
                 raise FileNotFoundError(f"{option} file not found: {path}")
         _check_dst(args.dst, args.force)
-    except (FileNotFoundError, FileExistsError) as error:
+        profile, how = choose_profile(args.src, args.profile)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
         return _fail(error)
     _loading("convert the weights")
     from pi0_policy.policy.external import convert_checkpoint
@@ -209,9 +227,10 @@ def run_convert(args) -> int:
             action_dim=args.action_dim,
             progress=not args.no_progress,
         )
+        record_profile(out, profile, how)
     except (FileNotFoundError, FileExistsError, ValueError, KeyError) as error:
         return _fail(error)
-    print(f"wrote {out}")
+    print(f"wrote {out} (convention profile {profile}, {how})")
     return 0
 
 

@@ -220,7 +220,8 @@ def read_openpi(path: Path) -> ExternalInfo:
 
     config.json (optional, written by openpi's converter): ``action_dim`` (the padded width of
     state and actions), ``action_horizon``, ``max_token_len``; ``"pi05": true`` is rejected.
-    Statistics: the one ``assets/*/norm_stats.json`` (several: none is chosen).
+    Statistics: the one ``assets/<asset id>/norm_stats.json`` (the id may nest, as pi0_aloha_sim's
+    ``lerobot/aloha_sim_transfer_cube_human``; several: none is chosen).
     """
     config_path = path / ckpt.CONFIG_FILE
     data = ckpt.read_json(config_path) if config_path.is_file() else {}
@@ -235,7 +236,7 @@ def read_openpi(path: Path) -> ExternalInfo:
                 overrides[key] = int(data[key])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{config_path}: {error}") from error
-    found = sorted(path.glob("assets/*/norm_stats.json"))
+    found = sorted(path.glob("assets/**/norm_stats.json"))  # asset ids may nest: lerobot/aloha_sim_...
     return ExternalInfo(kind="openpi", overrides=overrides, state_dim=None, action_dim=None,
                         image_keys=tuple(ckpt.DEFAULT_IMAGE_KEYS),
                         norm_stats=load_norm_stats(found[0]) if len(found) == 1 else None,

@@ -28,6 +28,7 @@ from pi0_policy.policy.base import BasePolicy
 from pi0_policy.policy.checkpoint import CheckpointInfo
 from pi0_policy.policy.loading import load_checkpoint
 from pi0_policy.policy.images import prepare_images
+from pi0_policy.policy.profiles import checkpoint_profile
 from pi0_policy.policy.normalize import normalize, unnormalize
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
@@ -44,6 +45,7 @@ class Pi0Policy(BasePolicy):
         self.info = info
         self.tokenizer = tokenizer
         self.num_steps = int(num_steps) if num_steps is not None else info.config.num_steps
+        self.profile = checkpoint_profile(info.path)  # convention profile: image resize, default prompt
         if self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps!r}")
 
@@ -77,6 +79,7 @@ class Pi0Policy(BasePolicy):
             "max_action_dim": cfg.max_action_dim,
             "num_steps": self.num_steps,
             "checkpoint": str(self.info.path),
+            "profile": self.profile.name,
         }
 
     # ------------------------------------------------------------------ stages
@@ -122,9 +125,9 @@ class Pi0Policy(BasePolicy):
                 f"observation 'images' must be a dict of key → image, got {type(obs['images']).__name__}"
             )
         images, image_masks = prepare_images(
-            obs["images"], self.info.image_keys, self.info.config.vision.image_size
+            obs["images"], self.info.image_keys, self.info.config.vision.image_size, self.profile.image_resize
         )
-        tokens, token_masks = self.tokenizer.encode(obs["prompt"])
+        tokens, token_masks = self.tokenizer.encode(obs["prompt"] or self.profile.default_prompt or "")
         state = self._state(obs["state"])
         noise = self._noise(obs.get("noise"))
         device, dtype = self.model.device, self.model.dtype

@@ -170,9 +170,13 @@ class PolicyNode(LifecycleNode):
 
         self.params = p = read_parameters(self)
         self.spec = spec = load_embodiment(p.embodiment)
-        self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None))
         self.policy = self._policy_factory(p)
         meta = self.policy.metadata
+        # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
+        self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
+                                         profile=meta.get("profile"))
+        if meta.get("image_keys"):  # a remote (openpi) server may not tell its keys
+            self.adapter.check_image_keys(meta["image_keys"])
         if meta.get("state_dim", spec.state_dim) != spec.state_dim or meta.get("action_dim", spec.action_dim) \
                 < spec.action_dim:  # a remote (openpi) server may not tell its dims
             raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
