@@ -113,17 +113,30 @@ else
 fi
 
 stamp="$VENV/.pi0-requirements"
-want=$( (echo "$ros_world $pyver"; cat "${reqs[@]}") | sha256sum | cut -d' ' -f1)
+want=$( (echo "$ros_world $pyver"; cat "${reqs[@]}" requirements/no-deps.txt) | sha256sum | cut -d' ' -f1)
 if [ "${PI0_FORCE:-0}" = 1 ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages: ${reqs[*]} (log: log/pip.log)"
   if ! { python -m pip install --disable-pip-version-check -q --upgrade pip==26.3 \
-         && python -m pip install --disable-pip-version-check --progress-bar off $(printf -- ' -r %s' "${reqs[@]}"); } \
+         && python -m pip install --disable-pip-version-check --progress-bar off $(printf -- ' -r %s' "${reqs[@]}") \
+         && python -m pip install --disable-pip-version-check --progress-bar off --no-deps -r requirements/no-deps.txt; } \
          >"$ROOT/log/pip.log" 2>&1; then
     pip_failed "$ROOT/log/pip.log"
   fi
   echo "$want" >"$stamp"
 else
   say "Python packages up to date"
+fi
+
+# 3b. Offscreen rendering for the MuJoCo simulator (MUJOCO_GL=egl): Mesa's EGL, on the CPU.
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa\.so'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Mesa EGL for offscreen rendering (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        libegl1 libegl-mesa0 libgl1-mesa-dri; } >"$ROOT/log/apt.log" 2>&1 \
+      || say "could not install Mesa EGL (log/apt.log): the MuJoCo simulator's cameras will not render"
+  else
+    say "no Mesa EGL (libEGL_mesa.so): the MuJoCo simulator's cameras need it (Debian/Ubuntu: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)"
+  fi
 fi
 
 # 4. The wheels' CMake files hard-code their builder's Python paths: point them at this venv.

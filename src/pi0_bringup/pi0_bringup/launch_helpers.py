@@ -30,6 +30,8 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument(
         "hardware", "sim", "sim: start the simulated robot; real: use the running driver", ("sim", "real")
     ),
+    LaunchArgument("sim", "kinematic", "with hardware:=sim: kinematic or mujoco (MuJoCo ALOHA physics)",
+                   ("kinematic", "mujoco")),
     LaunchArgument("bridge", "false", "true: with hardware:=real, start the robot's trajectory bridge"),
     LaunchArgument(
         "checkpoint", "", "π0 checkpoint directory (empty or none: a random tiny π0 in simulation; needed "
@@ -84,6 +86,7 @@ def describe_arguments(robot: str, values: dict) -> list:
         camera_topics=cameras,
         joint_states=v["joint_states"],
         embodiment=v["embodiment"],
+        sim=v["sim"],
     )
 
 

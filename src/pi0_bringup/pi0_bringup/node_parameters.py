@@ -15,6 +15,7 @@ import importlib
 SCHEMAS = {
     ("pi0_policy", "pi0_policy_node"): "pi0_policy.ros.parameters:SCHEMA",
     ("pi0_hw_interfaces", "sim_robot"): "pi0_hw_interfaces.sim_robot:PARAMS",
+    ("pi0_hw_interfaces", "mujoco_sim"): "pi0_hw_interfaces.mujoco_sim.node:PARAMS",
     ("pi0_hw_interfaces", "trajectory_bridge"): "pi0_hw_interfaces.bridge:PARAMS",
 }
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pi0_policy.policy import runtime
-from pi0_policy.policy.checkpoint import make_random_checkpoint
+from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 from pi0_policy.policy.local import Pi0Policy
 from pi0_policy.policy.runtime import Machine, choose_dtype, choose_threads, decide
 

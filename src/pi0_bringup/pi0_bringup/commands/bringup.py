@@ -36,6 +36,9 @@ def add_robot_arguments(
     if hardware:
         parser.add_argument("--hardware", choices=robots.HARDWARE, default="sim",
                             help="sim: start the simulated robot (default); real: use the running driver")
+        parser.add_argument("--sim", choices=tuple(robots.SIMULATORS), default="kinematic",
+                            help="with --hardware sim: kinematic (any robot, default) or mujoco "
+                                 "(MuJoCo ALOHA physics, bimanual_trossen)")
         parser.add_argument("--bridge", action="store_true",
                             help="with --hardware real, start the robot's trajectory bridge")
     parser.add_argument("--checkpoint", default="", help="π0 checkpoint directory")
@@ -100,6 +103,7 @@ def describe_from_args(args) -> list:
         parameters=parameters,
         sim_parameters=sim_parameters if args.hardware == "sim" else None,
         embodiment=args.embodiment,
+        sim=getattr(args, "sim", "kinematic"),
     )
 
 
@@ -143,8 +147,9 @@ def run(args) -> int:
         print(f"pi0 bringup: starting {d.package}/{d.executable} as {where} (remaps: {remaps})")
     policy = descriptions[0]
     checkpoint = policy.parameters.get("checkpoint", "")
-    print(f"pi0 bringup: the policy node loads checkpoint {checkpoint} (torch, weights, warm-up) before it "
-          "can act", flush=True)
+    if checkpoint:
+        print(f"pi0 bringup: the policy node loads checkpoint {checkpoint} (torch, weights, warm-up) before "
+              "it can act", flush=True)
     runner = Runner(descriptions)
     code = 0
     try:
