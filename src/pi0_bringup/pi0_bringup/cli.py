@@ -12,6 +12,7 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.instruct",
     "pi0_bringup.commands.bringup",
     "pi0_bringup.commands.demo",
+    "pi0_bringup.commands.eval",
     "pi0_policy.commands.checkpoint",
 ]
 

@@ -145,7 +145,8 @@ class EpisodeDriver(Node):
         """Run one episode; returns {task, seed, episode, instruction, goal_instruction, success,
         success_time (s after start, or None), reward, duration, frames (list of images or None)}.
 
-        `instruction` replaces the task's (e.g. a wrong one, to test that language matters).
+        `instruction` (a text, or a callable(goal) -> text) replaces the task's (e.g. a wrong
+        one, to test that language matters).
         `after_success_s`: keep the agent acting this long after success (demonstrations that
         also show holding at the goal).
         """
@@ -164,7 +165,8 @@ class EpisodeDriver(Node):
             raise EpisodeError(f"sim robot refused the reset: {state['error']}")
         time.sleep(SETTLE_S)
         goal = state["goal"]
-        text = goal["instruction"] if instruction is None else instruction
+        text = goal["instruction"] if instruction is None else (
+            instruction(goal) if callable(instruction) else instruction)
         episode = self.episodes_run
         self.episodes_run += 1
         if keep_frames:

@@ -187,6 +187,12 @@ class Task:
                 return float(u), float(v)
         raise ValueError(f"task {s.name!r}: cannot place targets {s.min_separation} apart; lower min_separation")
 
+    def wrong_instruction(self, goal: dict) -> str:
+        """The instruction naming another colour than the goal's (the next one in the task's list)."""
+        colours = self.spec.colours
+        other = colours[(colours.index(goal["colour"]) + 1) % len(colours)]
+        return self.spec.instruction.format(colour=other)
+
     @staticmethod
     def named_target(goal: dict) -> dict:
         return next(t for t in goal["targets"] if t["colour"] == goal["colour"])

@@ -1,0 +1,99 @@
+"""Run evaluation episodes for the tasks of one embodiment.
+
+The simulated robot and the episode driver (pi0_hw_interfaces.tasks.driver) spin in this
+process (pi0_bringup.runner); the agent is the scripted expert (in this process) or the policy
+node in a process of its own (`PolicyProcess`), both over DDS. Seeds run `seed, seed + 1, ...`
+per task; each episode's record has the model's label.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pi0_bringup import robots
+
+
+@dataclass
+class EvalPlan:
+    embodiment: str              # the tasks' embodiment (= the pi0_bringup robot of that name)
+    tasks: list[str]
+    episodes: int
+    seed: int
+    model: str                   # label in the tables: "expert", "untrained", a checkpoint path
+    checkpoint: str = ""         # "" with the expert
+    instruction: object = None   # None, a fixed text, or a callable(task, goal) -> text
+    gif_episodes: int = 2
+    policy_params: dict | None = None
+    startup_timeout: float = 300.0
+    episode_s: float | None = None
+
+
+def _instruction_for(plan: EvalPlan, task):
+    if plan.instruction is None or isinstance(plan.instruction, str):
+        return plan.instruction
+    return lambda goal: plan.instruction(task, goal)
+
+
+def wait_until_active(monitor, policy, timeout: float) -> None:
+    """Wait for the policy node to report `active`; RuntimeError with its faults and log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = monitor.snapshot()
+        if snap["lifecycle_state"] == "active":
+            return
+        if not policy.alive():
+            break
+        time.sleep(0.2)
+    snap = monitor.snapshot()
+    faults = "; ".join(snap["faults"]) or "none reported"
+    raise RuntimeError(f"the policy node did not become active within {timeout:.0f} s (state "
+                       f"{snap['lifecycle_state']}, faults: {faults}); its log ends:\n{policy.log_tail()}")
+
+
+def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
+    """Run every episode of `plan`; the per-episode records (frames of the first
+    `gif_episodes` episodes of each task kept under "frames")."""
+    from pi0_hw_interfaces.tasks import Task, load_task
+    from pi0_hw_interfaces.tasks.driver import EpisodeDriver
+
+    from pi0_bringup.evaluation.policy_process import PolicyProcess
+    from pi0_bringup.monitor import Monitor
+    from pi0_bringup.runner import Runner
+
+    specs = [load_task(t) for t in plan.tasks]
+    width, height = specs[0].image_size
+    descriptions = robots.describe(plan.embodiment, hardware="sim", checkpoint=plan.checkpoint or "",
+                                   sim_parameters={"image_width": width, "image_height": height},
+                                   parameters=plan.policy_params or {})
+    policy_description, sim_description = descriptions
+    spec = robots.embodiment_spec(plan.embodiment)
+    results = []
+    policy = None
+    with Runner([sim_description]) as runner:
+        driver = EpisodeDriver(spec, context=runner.context)
+        runner.add_node(driver)
+        try:
+            if plan.checkpoint:
+                monitor = Monitor(spec, context=runner.context, keep_images=False)
+                runner.add_node(monitor)
+                policy = PolicyProcess(policy_description.parameters, out / "logs" / plan.embodiment).start()
+                wait_until_active(monitor, policy, plan.startup_timeout)
+            driver.wait_for_sim()
+            agent = "external" if plan.checkpoint else "expert"
+            for task_spec in specs:
+                task = Task(task_spec, spec)
+                for i in range(plan.episodes):
+                    if policy is not None and not policy.alive():
+                        raise RuntimeError(f"the policy node exited; its log ends:\n{policy.log_tail()}")
+                    record = driver.run_episode(task_spec.name, plan.seed + i, agent=agent,
+                                                instruction=_instruction_for(plan, task),
+                                                episode_s=plan.episode_s, keep_frames=i < plan.gif_episodes)
+                    record["model"] = plan.model
+                    results.append(record)
+                    if progress is not None:
+                        progress(record)
+        finally:
+            if policy is not None:
+                policy.stop()
+    return results
