@@ -14,6 +14,9 @@ from pathlib import Path
 from pi0_bringup import robots
 
 
+STOP_GRACE_S = 1.5  # between the last hold and stopping the policy node
+
+
 @dataclass
 class EvalPlan:
     embodiment: str              # the tasks' embodiment (= the pi0_bringup robot of that name)
@@ -33,6 +36,15 @@ def _instruction_for(plan: EvalPlan, task):
     if plan.instruction is None or isinstance(plan.instruction, str):
         return plan.instruction
     return lambda goal: plan.instruction(task, goal)
+
+
+def hold_time(monitor) -> float:
+    """Seconds to wait after clearing the instruction: twice the slowest inference seen (at
+    least the driver's HOLD_S), so a chunk planned before a reset never lands after it."""
+    from pi0_hw_interfaces.tasks.driver import HOLD_S
+
+    latencies = [latency for _, _, latency, _ in monitor.snapshot()["chunks"]]
+    return max([HOLD_S] + [2.0 * latency for latency in latencies[-20:]])
 
 
 def wait_until_active(monitor, policy, timeout: float) -> None:
@@ -55,7 +67,7 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
     """Run every episode of `plan`; the per-episode records (frames of the first
     `gif_episodes` episodes of each task kept under "frames")."""
     from pi0_hw_interfaces.tasks import Task, load_task
-    from pi0_hw_interfaces.tasks.driver import EpisodeDriver
+    from pi0_hw_interfaces.tasks.driver import HOLD_S, EpisodeDriver
 
     from pi0_bringup.evaluation.policy_process import PolicyProcess
     from pi0_bringup.monitor import Monitor
@@ -88,12 +100,15 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
                         raise RuntimeError(f"the policy node exited; its log ends:\n{policy.log_tail()}")
                     record = driver.run_episode(task_spec.name, plan.seed + i, agent=agent,
                                                 instruction=_instruction_for(plan, task),
-                                                episode_s=plan.episode_s, keep_frames=i < plan.gif_episodes)
+                                                episode_s=plan.episode_s, keep_frames=i < plan.gif_episodes,
+                                                hold_s=hold_time(monitor) if policy else HOLD_S)
                     record["model"] = plan.model
                     results.append(record)
                     if progress is not None:
                         progress(record)
         finally:
             if policy is not None:
+                driver.publish_instruction("")  # hold, and let a running inference finish first
+                time.sleep(STOP_GRACE_S)
                 policy.stop()
     return results

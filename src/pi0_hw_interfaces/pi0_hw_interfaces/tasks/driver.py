@@ -71,6 +71,9 @@ class EpisodeDriver(Node):
         self.create_subscription(JointState, embodiment.joint_state_topic, self._on_joints, qos_profile_sensor_data)
         self.trajectory_pubs = {c.name: self.create_publisher(JointTrajectory, c.topic, 10)
                                 for c in embodiment.trajectory_controllers}
+        self._commands: int | None = None  # trajectories seen on the controllers during an episode
+        for c in embodiment.trajectory_controllers:
+            self.create_subscription(JointTrajectory, c.topic, self._on_command, 10)
         self._camera_subs: dict = {}
         # The expert replans every replan_interval control periods (a no-op without an expert).
         self.create_timer(embodiment.replan_interval * embodiment.dt, self._on_expert_tick)
@@ -83,6 +86,11 @@ class EpisodeDriver(Node):
     def _on_joints(self, msg: JointState) -> None:
         with self._lock:
             self._positions = dict(zip(msg.name, msg.position))
+
+    def _on_command(self, msg: JointTrajectory) -> None:
+        with self._lock:
+            if self._commands is not None:
+                self._commands += 1
 
     def _on_image(self, msg: Image) -> None:
         with self._lock:
@@ -141,21 +149,25 @@ class EpisodeDriver(Node):
     # ------------------------------------------------------------------ episodes
     def run_episode(self, task_name: str, seed: int, agent: str = "expert", instruction: str | None = None,
                     episode_s: float | None = None, keep_frames: bool = False, timeout: float = 20.0,
-                    after_success_s: float = 0.0) -> dict:
-        """Run one episode; returns {task, seed, episode, instruction, goal_instruction, success,
-        success_time (s after start, or None), reward, duration, frames (list of images or None)}.
+                    after_success_s: float = 0.0, hold_s: float = HOLD_S) -> dict:
+        """Run one episode; returns {task, seed, episode, agent, instruction, goal_instruction,
+        success, success_time (s after start, or None), reward (final), duration, commands
+        (JointTrajectory messages to the controllers during the episode, from any publisher),
+        frames (the task camera's images, or None)}.
 
         `instruction` (a text, or a callable(goal) -> text) replaces the task's (e.g. a wrong
         one, to test that language matters).
         `after_success_s`: keep the agent acting this long after success (demonstrations that
-        also show holding at the goal).
+        also show holding at the goal). `hold_s`: with an external agent, the wait between
+        clearing the instruction and the reset; longer than the policy's inference, so that no
+        chunk planned before the reset arrives after it.
         """
         if agent not in AGENTS:
             raise ValueError(f"agent {agent!r}: choose one of {AGENTS}")
         task = Task(load_task(task_name), self.spec)
         if agent == "external":
             self.publish_instruction("")
-            time.sleep(HOLD_S)
+            time.sleep(hold_s)
         request = uuid.uuid4().hex
         self.reset_pub.publish(String(data=json.dumps({"task": task_name, "seed": int(seed), "id": request})))
         self._wait(lambda: self.state().get("id") == request or "error" in self.state(), timeout,
@@ -173,6 +185,7 @@ class EpisodeDriver(Node):
             self._watch_camera(task)
         with self._lock:
             self._frames = [] if keep_frames else None
+            self._commands = 0
         self.publish_instruction(text)
         self.episode_pub.publish(String(data=episode_event("start", episode, task_name, seed, text)))
         start = time.monotonic()
@@ -191,6 +204,7 @@ class EpisodeDriver(Node):
         final = self.state()
         with self._lock:
             frames, self._frames = self._frames, None
+            commands, self._commands = self._commands, None
         success = bool(final.get("success")) and final.get("id") == request
         self.episode_pub.publish(String(data=episode_event("end", episode, task_name, seed, text, success)))
         success_time = final.get("success_time")
@@ -198,5 +212,6 @@ class EpisodeDriver(Node):
             "task": task_name, "seed": int(seed), "episode": episode, "agent": agent,
             "instruction": text, "goal_instruction": goal["instruction"], "success": success,
             "success_time": None if not success or success_time is None else round(success_time - SETTLE_S, 3),
-            "reward": final.get("reward"), "duration": round(duration, 3), "frames": frames,
+            "reward": final.get("reward"), "duration": round(duration, 3), "commands": commands,
+            "frames": frames,
         }
