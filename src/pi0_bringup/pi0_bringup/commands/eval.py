@@ -47,6 +47,9 @@ def register(subparsers) -> None:
                         help="give this instruction in every episode instead of the task's")
     parser.add_argument("--episode-s", type=float, default=None, metavar="S",
                         help="episode time limit (default: each task's)")
+    parser.add_argument("--after-success", type=float, default=0.0, metavar="S",
+                        help="keep the agent acting S seconds after success (demonstrations that show "
+                             "holding at the goal; default 0)")
     parser.add_argument("--gif-episodes", type=int, default=2, metavar="K",
                         help="episodes per task shown in OUT/<task>.gif (default 2; 0 = no GIF)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
@@ -91,6 +94,8 @@ def _plans(args) -> list:
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.after_success < 0:
+        raise UsageError(f"--after-success must be >= 0, got {args.after_success}")
     if args.expert and (args.checkpoints or args.untrained):
         raise UsageError("--expert runs the scripted expert: give no checkpoint and no --untrained")
     if args.wrong_instruction and args.instruction_override is not None:
@@ -130,7 +135,8 @@ def _plans(args) -> list:
         elif args.instruction_override is not None:
             label += f" (instruction {args.instruction_override!r})"
         plans.append(EvalPlan(embodiment, tasks, args.episodes, args.seed, label, checkpoint, instruction,
-                              args.gif_episodes, params, args.startup_timeout, args.episode_s))
+                              args.gif_episodes, params, args.startup_timeout, args.episode_s,
+                              args.after_success))
     return plans
 
 

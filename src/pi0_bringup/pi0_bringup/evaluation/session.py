@@ -30,6 +30,7 @@ class EvalPlan:
     policy_params: dict | None = None
     startup_timeout: float = 300.0
     episode_s: float | None = None
+    after_success_s: float = 0.0
 
 
 def _instruction_for(plan: EvalPlan, task):
@@ -83,6 +84,9 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
     results = []
     policy = None
     with Runner([sim_description]) as runner:
+        from rclpy.logging import LoggingSeverity
+
+        runner.nodes[sim_description.name].get_logger().set_level(LoggingSeverity.WARN)  # no line per reset
         driver = EpisodeDriver(spec, context=runner.context)
         runner.add_node(driver)
         try:
@@ -101,7 +105,8 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
                     record = driver.run_episode(task_spec.name, plan.seed + i, agent=agent,
                                                 instruction=_instruction_for(plan, task),
                                                 episode_s=plan.episode_s, keep_frames=i < plan.gif_episodes,
-                                                hold_s=hold_time(monitor) if policy else HOLD_S)
+                                                hold_s=hold_time(monitor) if policy else HOLD_S,
+                                                after_success_s=plan.after_success_s)
                     record["model"] = plan.model
                     results.append(record)
                     if progress is not None:
