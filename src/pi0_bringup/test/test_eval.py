@@ -97,3 +97,19 @@ def test_eval_expert_succeeds_and_wrong_instruction_is_recorded(tmp_path):
     assert "expert (wrong instruction)" in table
     named, goal = ([c for c in ("red", "green") if c in episodes[0][key]] for key in ("instruction", "goal_instruction"))
     assert len(named) == len(goal) == 1 and named != goal
+
+
+def test_eval_on_a_scaled_simulated_clock(tmp_path):
+    """--time-scale: the sim robot, the driver and the expert run on /clock (use_sim_time)."""
+    from pi0_bringup.evaluation.clock import ScaledClock
+
+    with pytest.raises(ValueError, match="time scale must be > 0, got 0"):
+        ScaledClock(0)
+    out = tmp_path / "scaled"
+    assert cli.main(["eval", "--expert", "--tasks", "bimanual_gripper", "--episodes", "2", "--time-scale", "0.5",
+                     "--gif-episodes", "0", "--out", str(out)]) == 0
+    summary, episodes, table = read_outputs(out)
+    assert "| expert | bimanual_gripper | 2 | 100 % (2/2) |" in table
+    assert summary["config"]["time_scale"] == 0.5
+    for e in episodes:  # durations in simulated seconds: success within the task's limit
+        assert 0 < float(e["success_time"]) <= float(e["duration"]) < 8.0

@@ -50,6 +50,9 @@ def register(subparsers) -> None:
     parser.add_argument("--after-success", type=float, default=0.0, metavar="S",
                         help="keep the agent acting S seconds after success (demonstrations that show "
                              "holding at the goal; default 0)")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
+                        help="simulated seconds per wall-clock second (default 1); e.g. 0.25 evaluates a model "
+                             "4x too slow for the robot's control rate as if it were fast enough (/clock, use_sim_time)")
     parser.add_argument("--gif-episodes", type=int, default=2, metavar="K",
                         help="episodes per task shown in OUT/<task>.gif (default 2; 0 = no GIF)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
@@ -94,6 +97,8 @@ def _plans(args) -> list:
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if not args.time_scale > 0:
+        raise UsageError(f"--time-scale must be > 0, got {args.time_scale}")
     if args.after_success < 0:
         raise UsageError(f"--after-success must be >= 0, got {args.after_success}")
     if args.expert and (args.checkpoints or args.untrained):
@@ -136,7 +141,7 @@ def _plans(args) -> list:
             label += f" (instruction {args.instruction_override!r})"
         plans.append(EvalPlan(embodiment, tasks, args.episodes, args.seed, label, checkpoint, instruction,
                               args.gif_episodes, params, args.startup_timeout, args.episode_s,
-                              args.after_success))
+                              args.after_success, args.time_scale))
     return plans
 
 

@@ -31,6 +31,7 @@ class EvalPlan:
     startup_timeout: float = 300.0
     episode_s: float | None = None
     after_success_s: float = 0.0
+    time_scale: float = 1.0      # simulated seconds per wall-clock second (< 1: slower than real time)
 
 
 def _instruction_for(plan: EvalPlan, task):
@@ -39,13 +40,14 @@ def _instruction_for(plan: EvalPlan, task):
     return lambda goal: plan.instruction(task, goal)
 
 
-def hold_time(monitor) -> float:
-    """Seconds to wait after clearing the instruction: twice the slowest inference seen (at
-    least the driver's HOLD_S), so a chunk planned before a reset never lands after it."""
+def hold_time(monitor, time_scale: float = 1.0) -> float:
+    """Seconds (of the nodes' clock) to wait after clearing the instruction: twice the slowest
+    recent inference (wall-clock latency × time_scale; at least the driver's HOLD_S), so a chunk
+    planned before a reset never lands after it."""
     from pi0_hw_interfaces.tasks.driver import HOLD_S
 
     latencies = [latency for _, _, latency, _ in monitor.snapshot()["chunks"]]
-    return max([HOLD_S] + [2.0 * latency for latency in latencies[-20:]])
+    return max([HOLD_S] + [2.0 * latency * time_scale for latency in latencies[-20:]])
 
 
 def wait_until_active(monitor, policy, timeout: float) -> None:
@@ -73,12 +75,15 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
     from pi0_bringup.evaluation.policy_process import PolicyProcess
     from pi0_bringup.monitor import Monitor
     from pi0_bringup.runner import Runner
+    from rclpy.parameter import Parameter
 
     specs = [load_task(t) for t in plan.tasks]
     width, height = specs[0].image_size
+    sim_time = plan.time_scale != 1.0
+    clock = {"use_sim_time": True} if sim_time else {}
     descriptions = robots.describe(plan.embodiment, hardware="sim", checkpoint=plan.checkpoint or "",
-                                   sim_parameters={"image_width": width, "image_height": height},
-                                   parameters=plan.policy_params or {})
+                                   sim_parameters={"image_width": width, "image_height": height, **clock},
+                                   parameters={**(plan.policy_params or {}), **clock})
     policy_description, sim_description = descriptions
     spec = robots.embodiment_spec(plan.embodiment)
     results = []
@@ -87,7 +92,12 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
         from rclpy.logging import LoggingSeverity
 
         runner.nodes[sim_description.name].get_logger().set_level(LoggingSeverity.WARN)  # no line per reset
-        driver = EpisodeDriver(spec, context=runner.context)
+        if sim_time:
+            from pi0_bringup.evaluation.clock import ScaledClock
+
+            runner.add_node(ScaledClock(plan.time_scale, context=runner.context))
+        driver = EpisodeDriver(spec, context=runner.context,
+                               parameter_overrides=[Parameter("use_sim_time", value=True)] if sim_time else [])
         runner.add_node(driver)
         try:
             if plan.checkpoint:
@@ -105,7 +115,7 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
                     record = driver.run_episode(task_spec.name, plan.seed + i, agent=agent,
                                                 instruction=_instruction_for(plan, task),
                                                 episode_s=plan.episode_s, keep_frames=i < plan.gif_episodes,
-                                                hold_s=hold_time(monitor) if policy else HOLD_S,
+                                                hold_s=hold_time(monitor, plan.time_scale) if policy else HOLD_S,
                                                 after_success_s=plan.after_success_s)
                     record["model"] = plan.model
                     results.append(record)

@@ -12,7 +12,8 @@ the result. Agents:
   between episodes the instruction is cleared ("" = hold).
 
 The caller spins the node on an executor in another thread (e.g. `pi0_bringup.runner.Runner`);
-`run_episode` blocks and polls. The task camera's frames can be kept (for GIFs).
+`run_episode` blocks and polls. Episode times follow the node's clock, so with `use_sim_time`
+(and a slowed /clock) episodes last their simulated time. The task camera's frames can be kept (for GIFs).
 """
 from __future__ import annotations
 
@@ -118,6 +119,15 @@ class EpisodeDriver(Node):
         with self._lock:
             return dict(self._state)
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep `seconds` of this node's clock (simulated time under use_sim_time)."""
+        end = self._now() + seconds
+        while self._now() < end and self.context.ok():
+            time.sleep(0.01)
+
     def _wait(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -167,7 +177,7 @@ class EpisodeDriver(Node):
         task = Task(load_task(task_name), self.spec)
         if agent == "external":
             self.publish_instruction("")
-            time.sleep(hold_s)
+            self._sleep(hold_s)
         request = uuid.uuid4().hex
         self.reset_pub.publish(String(data=json.dumps({"task": task_name, "seed": int(seed), "id": request})))
         self._wait(lambda: self.state().get("id") == request or "error" in self.state(), timeout,
@@ -175,7 +185,7 @@ class EpisodeDriver(Node):
         state = self.state()
         if "error" in state:
             raise EpisodeError(f"sim robot refused the reset: {state['error']}")
-        time.sleep(SETTLE_S)
+        self._sleep(SETTLE_S)
         goal = state["goal"]
         text = goal["instruction"] if instruction is None else (
             instruction(goal) if callable(instruction) else instruction)
@@ -188,15 +198,15 @@ class EpisodeDriver(Node):
             self._commands = 0
         self.publish_instruction(text)
         self.episode_pub.publish(String(data=episode_event("start", episode, task_name, seed, text)))
-        start = time.monotonic()
+        start = self._now()
         if agent == "expert":
             self._set_expert(Expert(task), goal)
         limit = task.spec.episode_s if episode_s is None else episode_s
-        while time.monotonic() - start < limit and not self.state().get("success"):
+        while self._now() - start < limit and not self.state().get("success") and self.context.ok():
             time.sleep(0.02)
         if self.state().get("success") and after_success_s > 0:
-            time.sleep(after_success_s)
-        duration = time.monotonic() - start
+            self._sleep(after_success_s)
+        duration = self._now() - start
         if agent == "expert":
             self._set_expert(None, None)
         else:
@@ -207,11 +217,13 @@ class EpisodeDriver(Node):
             commands, self._commands = self._commands, None
         success = bool(final.get("success")) and final.get("id") == request
         self.episode_pub.publish(String(data=episode_event("end", episode, task_name, seed, text, success)))
-        success_time = final.get("success_time")
+        success_time = None  # seconds from the start event (both clocks are ROS time of one source)
+        if success and final.get("success_time") is not None:
+            success_time = max(0.0, final["reset_stamp"] + final["success_time"] - start)
         return {
             "task": task_name, "seed": int(seed), "episode": episode, "agent": agent,
             "instruction": text, "goal_instruction": goal["instruction"], "success": success,
-            "success_time": None if not success or success_time is None else round(success_time - SETTLE_S, 3),
+            "success_time": None if success_time is None else round(success_time, 3),
             "reward": final.get("reward"), "duration": round(duration, 3), "commands": commands,
             "frames": frames,
         }

@@ -42,6 +42,7 @@ class TaskSession:
             "id": self.request_id,
             "instruction": self.goal["instruction"],
             "goal": self.goal,
+            "reset_stamp": self.reset_time,
             "time": round(now - self.reset_time, 4),
             "in_goal": self.in_goal,
             "reward": round(self.reward, 6),
