@@ -52,7 +52,8 @@ def register(subparsers) -> None:
                              "holding at the goal; default 0)")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
                         help="simulated seconds per wall-clock second (default 1); e.g. 0.25 evaluates a model "
-                             "4x too slow for the robot's control rate as if it were fast enough (/clock, use_sim_time)")
+                             "4x too slow for the robot's control rate as if it were fast enough "
+                             "(/clock, use_sim_time)")
     parser.add_argument("--gif-episodes", type=int, default=2, metavar="K",
                         help="episodes per task shown in OUT/<task>.gif (default 2; 0 = no GIF)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",

@@ -56,7 +56,8 @@ def write_results(out: Path, results: list[dict], rows: list[dict], config: dict
     episodes = [{k: r.get(k) for k in EPISODE_FIELDS} for r in results]
     paths = [out / "results.json", out / "episodes.csv", out / "summary.csv", out / "table.md"]
     paths[0].write_text(json.dumps({"config": config, "summary": rows, "episodes": episodes}, indent=2))
-    for path, records, fields in ((paths[1], episodes, EPISODE_FIELDS), (paths[2], rows, list(rows[0]) if rows else [])):
+    tables = ((paths[1], episodes, EPISODE_FIELDS), (paths[2], rows, list(rows[0]) if rows else []))
+    for path, records, fields in tables:
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()

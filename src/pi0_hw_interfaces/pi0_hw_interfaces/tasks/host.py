@@ -6,8 +6,8 @@ The sim robot (`sim_robot.py`) owns one `TaskHost` and wires it to ROS:
   start positions {joint: value} to teleport the robot to (the sim clears every trajectory);
 - `~/task` (std_msgs/String JSON, reliable, transient local): `host.state(now)`, published on
   reset, on success and at `TASK_RATE_HZ`: task, seed, id, instruction, goal (privileged),
-  reset_stamp (s, the sim's clock), time since reset, in_goal, reward, success, success_time; or `{"error": ...}` after a bad
-  request;
+  reset_stamp (s, the sim's clock), time since reset, in_goal, reward, success, success_time;
+  or `{"error": ...}` after a bad request;
 - the task's camera role shows `host.render(width, height, positions)`.
 """
 from __future__ import annotations
