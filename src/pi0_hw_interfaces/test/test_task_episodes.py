@@ -13,7 +13,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from pi0_hw_interfaces.sim_robot import SimRobotNode
+from pi0_hw_interfaces.sim_robot import SimRobotNode, initial_positions
 from pi0_hw_interfaces.tasks import load_task
 from pi0_hw_interfaces.tasks.driver import EpisodeDriver
 from pi0_hw_interfaces.tasks.episode import EPISODE_QOS, EPISODE_TOPIC, parse_episode_event
@@ -122,3 +122,14 @@ def test_an_agent_that_does_nothing_fails(world):
                                instruction=lambda goal: "close the gripper by the "
                                + ("green" if goal["colour"] == "red" else "red") + " marker")
     assert wrong["instruction"] != wrong["goal_instruction"]
+
+
+def test_a_task_started_by_parameter_is_latched_on_the_task_topic(world):
+    sim, driver = world("bimanual_trossen", task="bimanual_reach", task_seed=9)
+    wait(lambda: driver.state().get("seed") == 9, what="the latched task state")
+    state = driver.state()
+    default = dict(zip(sim.spec.joint_names, initial_positions(sim.spec, []).tolist()))
+    expected, _ = sim.task_host.task.sample(9, default)
+    assert state["task"] == "bimanual_reach" and state["goal"]["targets"] == expected["targets"]
+    assert state["goal"]["colour"] == expected["colour"] and state["success"] is False
+    assert {t["effector"] for t in state["goal"]["targets"]} == {"left", "right"}
