@@ -63,7 +63,7 @@ def read_outputs(out):
 def test_eval_runs_a_random_checkpoint_closed_loop_and_writes_its_table(tmp_path, capsys, ur5e_checkpoint):
     out = tmp_path / "eval"
     argv = ["eval", ur5e_checkpoint, "--tasks", "ur5e_reach", "--episodes", "2", "--seed", "3",
-            "--episode-s", "3", "--param", "num_steps:=2", "--gif-episodes", "1", "--out", str(out)]
+            "--episode-s", "5", "--param", "num_steps:=2", "--gif-episodes", "1", "--out", str(out)]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     summary, episodes, table = read_outputs(out)
