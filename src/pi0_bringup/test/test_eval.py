@@ -76,6 +76,9 @@ def test_eval_runs_a_random_checkpoint_closed_loop_and_writes_its_table(tmp_path
     row = summary["summary"][0]
     assert (row["episodes"], row["successes"], row["success_rate"]) == (2, 0, 0.0)
     assert summary["config"]["seed"] == 3 and summary["config"]["checkpoints"] == [ur5e_checkpoint]
+    timing = summary["policy_timing"]["ur5e"]
+    assert timing["chunks"] > 0 and timing["mean_latency_s"] > 0 and timing["replan_period_s"] == pytest.approx(0.8)
+    assert "ur5e: " in printed and "chunks, mean inference" in printed
     gif = Image.open(out / "ur5e_reach.gif")
     assert gif.n_frames >= 5 and gif.size[0] == 3 * 96
     assert (out / "logs" / "ur5e" / "pi0_policy.log").read_text().count("configured: ur5e") == 1

@@ -159,7 +159,7 @@ def run(args) -> int:
     from pi0_bringup.evaluation.session import run_plan
 
     out = Path(args.out)
-    results = []
+    results, timings = [], {}
     total = sum(len(p.tasks) * p.episodes for p in plans)
     with tqdm(total=total, desc="pi0 eval", unit="episode") as bar:
         def progress(record):
@@ -169,13 +169,16 @@ def run(args) -> int:
 
         for plan in plans:
             try:
-                results += run_plan(plan, out, progress)
+                records, timing = run_plan(plan, out, progress)
             except RuntimeError as error:
                 print(f"pi0 eval: {plan.embodiment}: {error}", file=sys.stderr)
                 return 1
+            results += records
+            if timing is not None:
+                timings[plan.embodiment] = timing
     rows = stats.summarize(results)
     config = {k: v for k, v in vars(args).items() if k != "func"}
-    paths = stats.write_results(out, results, rows, config)
+    paths = stats.write_results(out, results, rows, config, policy_timing=timings)
     for task in dict.fromkeys(r["task"] for r in results):
         shown = [(r["frames"], f"{r['instruction']} (seed {r['seed']})", r["success"])
                  for r in results if r["task"] == task and r["frames"]]
@@ -183,6 +186,16 @@ def run(args) -> int:
         if gif is not None:
             paths.append(gif)
     print(stats.format_table(rows))
+    for embodiment, t in timings.items():
+        if t["mean_latency_s"] is None:
+            print(f"pi0 eval: {embodiment}: the policy published no chunk")
+            continue
+        print(f"pi0 eval: {embodiment}: {t['chunks']} chunks, mean inference {t['mean_latency_s']:.2f} s (wall), "
+              f"replan period {t['replan_period_s']:.2f} s")
+        if t["too_slow"]:
+            scale = 0.8 * t["replan_period_s"] / t["mean_latency_s"]
+            print(f"pi0 eval: {embodiment}: inference is slower than the replan period, so the robot waited for "
+                  f"chunks; for the model's own skill try --time-scale {scale:.2g} (or a GPU)")
     for path in paths:
         print(f"pi0 eval: saved {path}")
     return 0

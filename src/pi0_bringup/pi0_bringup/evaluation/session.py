@@ -66,9 +66,20 @@ def wait_until_active(monitor, policy, timeout: float) -> None:
                        f"{snap['lifecycle_state']}, faults: {faults}); its log ends:\n{policy.log_tail()}")
 
 
-def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
-    """Run every episode of `plan`; the per-episode records (frames of the first
-    `gif_episodes` episodes of each task kept under "frames")."""
+def policy_timing(monitor, spec, time_scale: float) -> dict:
+    """The policy's inference latency against its budget: {chunks, mean_latency_s (wall),
+    replan_period_s (the robot's clock), too_slow (mean latency × time_scale > replan period)}."""
+    latencies = [latency for _, _, latency, _ in monitor.snapshot()["chunks"]]
+    mean = sum(latencies) / len(latencies) if latencies else None
+    period = spec.replan_interval * spec.dt
+    return {"chunks": len(latencies), "mean_latency_s": mean, "replan_period_s": period,
+            "too_slow": mean is not None and mean * time_scale > period}
+
+
+def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict | None]:
+    """Run every episode of `plan`: (the per-episode records, frames of the first
+    `gif_episodes` episodes of each task kept under "frames"; the policy's `policy_timing`,
+    None for the expert)."""
     from pi0_hw_interfaces.tasks import Task, load_task
     from pi0_hw_interfaces.tasks.driver import HOLD_S, EpisodeDriver
 
@@ -87,7 +98,7 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
     policy_description, sim_description = descriptions
     spec = robots.embodiment_spec(plan.embodiment)
     results = []
-    policy = None
+    policy = timing = None
     with Runner([sim_description]) as runner:
         from rclpy.logging import LoggingSeverity
 
@@ -121,9 +132,11 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> list[dict]:
                     results.append(record)
                     if progress is not None:
                         progress(record)
+            if policy is not None:
+                timing = policy_timing(monitor, spec, plan.time_scale)
         finally:
             if policy is not None:
                 driver.publish_instruction("")  # hold, and let a running inference finish first
                 time.sleep(STOP_GRACE_S)
                 policy.stop()
-    return results
+    return results, timing

@@ -50,12 +50,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_results(out: Path, results: list[dict], rows: list[dict], config: dict) -> list[Path]:
-    """results.json (config, summary, episodes), episodes.csv, summary.csv, table.md in `out`."""
+def write_results(out: Path, results: list[dict], rows: list[dict], config: dict,
+                  policy_timing: dict | None = None) -> list[Path]:
+    """results.json (config, summary, policy timing per embodiment, episodes), episodes.csv,
+    summary.csv, table.md in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     episodes = [{k: r.get(k) for k in EPISODE_FIELDS} for r in results]
     paths = [out / "results.json", out / "episodes.csv", out / "summary.csv", out / "table.md"]
-    paths[0].write_text(json.dumps({"config": config, "summary": rows, "episodes": episodes}, indent=2))
+    paths[0].write_text(json.dumps({"config": config, "summary": rows, "policy_timing": policy_timing or {},
+                                       "episodes": episodes}, indent=2))
     tables = ((paths[1], episodes, EPISODE_FIELDS), (paths[2], rows, list(rows[0]) if rows else []))
     for path, records, fields in tables:
         with path.open("w", newline="") as f:
