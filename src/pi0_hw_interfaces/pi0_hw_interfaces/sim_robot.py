@@ -33,10 +33,10 @@ from . import safety
 from .embodiment import load_embodiment
 from .follower import BaseIntegrator, GroupFollower
 from .render import Renderer
-from .tasks.episode import TASK_QOS
-from .tasks.host import TASK_RATE_HZ, TaskHost
 from .ros_common import (REJECTED_QOS, Param, declare, now_s, stamp_msg, trajectory_fields, twist_axes,
                          run_node, twist_type)
+from .tasks.episode import TASK_QOS
+from .tasks.host import TASK_RATE_HZ, TaskHost
 from .trajectory import TrajectoryError
 
 PARAMS = (
@@ -153,6 +153,8 @@ class SimRobotNode(Node):
         self._publish_task()
 
     def _publish_task(self) -> None:
+        if self.task_host.task is None and not self.task_host.error:
+            return  # no task asked for: nothing to report
         self.task_pub.publish(String(data=json.dumps(self.task_host.state(now_s(self)))))
 
     def _positions_by_name(self) -> dict:
