@@ -38,6 +38,8 @@ setup(
         "console_scripts": [
             "sim_robot = pi0_hw_interfaces.sim_robot:main",
             "trajectory_bridge = pi0_hw_interfaces.bridge:main",
+            "mujoco_sim = pi0_hw_interfaces.mujoco_sim.node:main",
+            "mujoco_expert = pi0_hw_interfaces.mujoco_sim.expert_node:main",
         ]
     },
 )

@@ -1,6 +1,6 @@
 """π0 on a bimanual Trossen robot (ALOHA).
 
-    ros2 launch pi0_bringup bimanual_trossen.launch.py [hardware:=sim|real] [bridge:=true]
+    ros2 launch pi0_bringup bimanual_trossen.launch.py [hardware:=sim|real] [sim:=kinematic|mujoco] [bridge:=true]
         [checkpoint:=DIR] [device:=cuda] [namespace:=NS] [autostart:=false]
         [base_camera:=TOPIC] [left_wrist_camera:=TOPIC] [right_wrist_camera:=TOPIC] [joint_states:=TOPIC]
 

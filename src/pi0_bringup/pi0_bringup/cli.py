@@ -12,8 +12,13 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.instruct",
     "pi0_bringup.commands.bringup",
     "pi0_bringup.commands.demo",
-    "pi0_bringup.commands.eval",
+    "pi0_bringup.commands.lifecycle",
     "pi0_policy.commands.checkpoint",
+    "pi0_policy.commands.serve",
+    "pi0_bringup.commands.record",
+    "pi0_policy.commands.dataset",
+    "pi0_policy.commands.train",
+    "pi0_bringup.commands.eval",
 ]
 
 

@@ -30,12 +30,16 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument(
         "hardware", "sim", "sim: start the simulated robot; real: use the running driver", ("sim", "real")
     ),
+    LaunchArgument("sim", "kinematic", "with hardware:=sim: kinematic or mujoco (MuJoCo ALOHA physics)",
+                   ("kinematic", "mujoco")),
     LaunchArgument("bridge", "false", "true: with hardware:=real, start the robot's trajectory bridge"),
     LaunchArgument(
-        "checkpoint", "", "π0 checkpoint directory (empty: a random tiny π0 in simulation; needed for real)"
+        "checkpoint", "", "π0 checkpoint directory (empty or none: a random tiny π0 in simulation; needed "
+        "for real)"
     ),
-    LaunchArgument("device", "", "torch device for the policy, e.g. cpu, cuda, cuda:1 (empty: default)"),
-    LaunchArgument("namespace", "", "namespace of every node and relative topic, e.g. robot1"),
+    LaunchArgument("device", "", "torch device for the policy, e.g. cpu, cuda, cuda:1 (empty or none: default)"),
+    LaunchArgument("namespace", "", "namespace of every node and relative topic, e.g. robot1 (empty or none: "
+                   "no namespace)"),
     LaunchArgument("autostart", "true", "true: configure and activate the policy node at start; false: configure it and leave it inactive"),
     *(
         LaunchArgument(f"{role}_camera", "", f"topic of the {role} camera (empty: the robot's default topic)")
@@ -46,12 +50,25 @@ LAUNCH_ARGUMENTS = (
 )
 
 
+#: A launch argument cannot be given empty on the command line (`ros2 launch` refuses
+#: `checkpoint:=` as a "malformed launch argument"): this value stands for "not set" in every
+#: argument whose default is empty (docker/compose.yaml passes it for unset settings).
+UNSET = "none"
+
+
+def unset_to_empty(values: dict) -> dict:
+    """{name: value} with UNSET ("none", any case) replaced by "" for arguments whose default is empty."""
+    empty = {a.name for a in LAUNCH_ARGUMENTS if a.default == ""}
+    return {k: "" if k in empty and str(v).strip().lower() == UNSET else v for k, v in values.items()}
+
+
 def describe_arguments(robot: str, values: dict) -> list:
     """Launch-argument strings {name: value} → `robots.describe(robot, ...)`'s node descriptions.
 
-    Missing names take their LAUNCH_ARGUMENTS default; a camera argument for a role the robot
-    lacks must stay empty (else ValueError naming the robot's cameras).
+    Missing names take their LAUNCH_ARGUMENTS default; UNSET ("none") means empty; a camera
+    argument for a role the robot lacks must stay empty (else ValueError naming its cameras).
     """
+    values = unset_to_empty(values)
     unknown = set(values) - {a.name for a in LAUNCH_ARGUMENTS}
     if unknown:
         known = [a.name for a in LAUNCH_ARGUMENTS]
@@ -69,6 +86,7 @@ def describe_arguments(robot: str, values: dict) -> list:
         camera_topics=cameras,
         joint_states=v["joint_states"],
         embodiment=v["embodiment"],
+        sim=v["sim"],
     )
 
 
@@ -112,7 +130,7 @@ def generate(robot: str):
     def render(context):
         from pi0_bringup.checkpoints import resolve_checkpoint
 
-        values = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
+        values = unset_to_empty({a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS})
         values["checkpoint"], note = resolve_checkpoint(
             robots.embodiment_spec(robot, values["embodiment"]), values["checkpoint"], values["hardware"]
         )

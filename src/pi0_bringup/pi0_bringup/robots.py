@@ -36,6 +36,8 @@ from importlib import resources
 
 import yaml
 
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC  # noqa: F401 - defined once, by the policy
+
 #: The seven robot classes of the π0 paper, then aliases for variants that share a class.
 ROBOTS = (
     "ur5e",
@@ -50,8 +52,11 @@ ALIASES = ("bimanual_agilex", "mobile_arx")
 HARDWARE = ("sim", "real")
 POLICY_NODE = ("pi0_policy", "pi0_policy_node", "pi0_policy")
 SIM_NODE = ("pi0_hw_interfaces", "sim_robot", "sim_robot")
+#: Simulators for `hardware="sim"`: the kinematic sim robot (any robot), or MuJoCo physics
+#: (pi0_hw_interfaces.mujoco_sim) for the robots of the listed embodiment classes.
+SIMULATORS = {"kinematic": SIM_NODE, "mujoco": ("pi0_hw_interfaces", "mujoco_sim", "mujoco_sim")}
+MUJOCO_CLASSES = ("bimanual_trossen",)
 BRIDGE_NODE = ("pi0_hw_interfaces", "trajectory_bridge", "trajectory_bridge")
-INSTRUCTION_TOPIC = "/pi0/instruction"
 #: Sections of a robot file: node name → key in `robot_config`.
 _SECTIONS = {"pi0_bringup": "meta", "pi0_policy": "policy", "sim_robot": "sim", "trajectory_bridge": "bridge"}
 _NAMESPACE = re.compile(r"^/?([A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*)?$")
@@ -214,6 +219,7 @@ def describe(
     parameters: dict | None = None,
     sim_parameters: dict | None = None,
     embodiment: str = "",
+    sim: str = "kinematic",
 ) -> list[NodeDescription]:
     """The nodes that run `robot`, in start order.
 
@@ -221,7 +227,8 @@ def describe(
       the robot's `policy` parameters, then `embodiment`, `autostart`, and `checkpoint` and
       `device` where given (non-empty), then `parameters` (overrides).
     - `hardware="sim"`: the simulated robot (`pi0_hw_interfaces/sim_robot`) with the robot's
-      `sim` parameters and `sim_parameters`. `bridge=True` with `hardware="sim"` is a ValueError.
+      `sim` parameters and `sim_parameters`; `sim="mujoco"`: the MuJoCo simulator
+      (`pi0_hw_interfaces/mujoco_sim`, ALOHA robots only) with `sim_parameters`. `bridge=True` with `hardware="sim"` is a ValueError.
     - `hardware="real"`: nothing else (the user's driver or ros2_control stack is running), or
       with `bridge=True` the trajectory bridge; for a robot whose spec has no driver topics
       (its stack takes JointTrajectory itself) that is a ValueError saying so.
@@ -233,6 +240,8 @@ def describe(
     config = robot_config(robot)
     if hardware not in HARDWARE:
         raise ValueError(f"hardware must be one of {HARDWARE}, got {hardware!r}")
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {tuple(SIMULATORS)}, got {sim!r}")
     namespace = normalize_namespace(namespace)
     spec = embodiment_spec(robot, embodiment)
     embodiment = str(embodiment or config["embodiment"])
@@ -264,8 +273,14 @@ def describe(
             raise ValueError(
                 "bridge:=true only applies to hardware:=real (the simulated robot takes trajectories itself)"
             )
-        sim = {**config["sim"], "embodiment": embodiment, **(sim_parameters or {})}
-        nodes.append(NodeDescription(*SIM_NODE[:2], SIM_NODE[2], namespace, sim, remaps))
+        if sim == "mujoco":
+            if spec.name not in MUJOCO_CLASSES:
+                raise ValueError(f"sim mujoco simulates {MUJOCO_CLASSES} only, not {spec.name}; use sim kinematic")
+            params = {"embodiment": embodiment, **(sim_parameters or {})}
+        else:
+            params = {**config["sim"], "embodiment": embodiment, **(sim_parameters or {})}
+        package, executable, name = SIMULATORS[sim]
+        nodes.append(NodeDescription(package, executable, name, namespace, params, remaps))
     elif bridge:
         if not bridged_controllers(spec):
             raise ValueError(

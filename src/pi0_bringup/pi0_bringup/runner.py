@@ -15,6 +15,7 @@ import importlib
 import os
 import sys
 import threading
+import time
 
 #: (package, executable) → "module:Class" of the node class the executable runs. Classes are
 #: imported when first needed (the policy pulls in torch). Each takes
@@ -22,6 +23,7 @@ import threading
 EXECUTABLES = {
     ("pi0_policy", "pi0_policy_node"): "pi0_policy.ros.policy_node:PolicyNode",
     ("pi0_hw_interfaces", "sim_robot"): "pi0_hw_interfaces.sim_robot:SimRobotNode",
+    ("pi0_hw_interfaces", "mujoco_sim"): "pi0_hw_interfaces.mujoco_sim.node:MujocoSimNode",
     ("pi0_hw_interfaces", "trajectory_bridge"): "pi0_hw_interfaces.bridge:TrajectoryBridgeNode",
 }
 
@@ -70,6 +72,41 @@ def node_kwargs(description, context=None) -> dict:
     return kwargs
 
 
+#: Seconds stop() waits for a lifecycle transition in progress (a configure loading a model) to
+#: end before it shuts the node down: a shutdown cannot start in the middle of a transition.
+TRANSITION_TIMEOUT = 300.0
+
+
+def lifecycle_state(node) -> tuple[int, str] | None:
+    """(id, label) of an rclpy lifecycle node's current state, None for other nodes."""
+    machine = getattr(node, "_state_machine", None)
+    return tuple(machine.current_state) if machine is not None else None
+
+
+def wait_for_transition(node, timeout: float) -> bool:
+    """Wait until `node` is in a primary state (ids 1-4, not "configuring", "activating", ...),
+    for two looks 0.1 s apart (autostart chains configure → activate); False after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    said = False
+    stable = 0
+    while time.monotonic() < deadline:
+        state = lifecycle_state(node)
+        if state is None:
+            return True
+        stable = stable + 1 if state[0] < 10 else 0
+        if stable >= 2:
+            return True
+        if not said and state[0] >= 10:
+            print(f"{node.get_name()}: waiting for the {state[1]} transition to end before shutting down "
+                  "(loading a model cannot be interrupted)", flush=True)
+            said = True
+        try:
+            time.sleep(0.1)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting, shut down as far as possible
+            return False
+    return False
+
+
 class Runner:
     """Start the nodes of `descriptions` in this process and spin them until `stop()`.
 
@@ -103,19 +140,36 @@ class Runner:
     def start(self) -> "Runner":
         import rclpy
         from rclpy.context import Context
+        from rclpy.exceptions import ParameterException
         from rclpy.executors import MultiThreadedExecutor
 
+        from pi0_bringup.node_parameters import check_description
+
         if self._own_context:
+            import signal
+
+            from rclpy.signals import SignalHandlerOptions
+
+            # No rclpy signal handlers: they would shut the context down before stop() runs, and the
+            # policy's shutdown transition could not send its hold. Ctrl-C stays a KeyboardInterrupt
+            # (the commands call stop()); SIGTERM becomes one too.
             self.context = Context()
-            rclpy.init(args=[], context=self.context)
+            rclpy.init(args=[], context=self.context, signal_handler_options=SignalHandlerOptions.NO)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
         if self.switch_interval is not None:
             self._saved_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(self.switch_interval)
         try:
+            for description in self.descriptions:
+                check_description(description)  # before any node starts: unknown names, wrong types
             self.executor = MultiThreadedExecutor(num_threads=self.num_threads, context=self.context)
             for description in self.descriptions:
                 cls = node_class(description.package, description.executable)
-                node = cls(**node_kwargs(description, self.context))
+                try:
+                    node = cls(**node_kwargs(description, self.context))
+                except ParameterException as error:  # a value the node's descriptor refuses
+                    raise ValueError(f"{description.name}: {error}") from None
                 self.nodes[description.name] = node
                 self.executor.add_node(node)
         except BaseException:
@@ -130,11 +184,15 @@ class Runner:
         # another thread is inside its wait loop races with the teardown of its guard condition.
         from rclpy.executors import ExternalShutdownException
 
-        try:
-            while not self._stopping.is_set() and self.context.ok():
+        while not self._stopping.is_set() and self.context.ok():
+            try:
                 self.executor.spin_once(timeout_sec=0.1)
-        except ExternalShutdownException:
-            pass
+            except ExternalShutdownException:
+                return
+            except Exception as error:  # noqa: BLE001 - one failed callback must not stop every node
+                # e.g. rclpy's lifecycle service raising RCLError for a transition requested twice
+                print(f"pi0 runner: a callback raised {type(error).__name__}: {error}", file=sys.stderr,
+                      flush=True)
 
     def add_node(self, node) -> None:
         """Spin `node` (created on `self.context`) with the others; it is destroyed on stop()."""
@@ -155,6 +213,9 @@ class Runner:
             self.executor.shutdown(timeout_sec=5.0)
         for node in reversed(list(self.nodes.values())):
             if hasattr(node, "trigger_shutdown"):
+                wait_for_transition(node, TRANSITION_TIMEOUT)
+                if (lifecycle_state(node) or (0,))[0] == 4:  # already finalized (e.g. pi0 lifecycle NODE shutdown)
+                    continue
                 try:
                     node.trigger_shutdown()
                 except Exception as error:  # noqa: BLE001 - already finalized, or a failed callback

@@ -183,6 +183,18 @@ def test_pi0_bringup_command_runs_for_its_duration(capsys, checkpoint_for, small
     assert "instruction 'fold the towel' on /pi0/instruction" in out and "stopped" in out
 
 
+def test_pi0_bringup_no_autostart_says_how_to_activate(capsys, checkpoint_for, small_cameras):
+    spec = robots.embodiment_spec("franka")
+    namespace = unique_namespace()
+    argv = ["bringup", "franka", "--no-autostart", "--checkpoint", checkpoint_for(spec), "--duration", "25",
+            "--namespace", namespace, "--param", "warmup:=false", "--embodiment", small_cameras("franka")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert (f"policy configured and inactive (--no-autostart); activate it with "
+            f"`pi0 lifecycle /{namespace}/pi0_policy activate`") in out
+    assert out.count("activate it with") == 1 and "policy inactive, 0 chunks" in out
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -190,7 +202,7 @@ def test_pi0_bringup_command_runs_for_its_duration(capsys, checkpoint_for, small
         (["bringup", "ur5e", "--hardware", "real"], "hardware real needs a checkpoint"),
         (["bringup", "ur5e", "--checkpoint", "/no/such/dir"], "checkpoint directory '/no/such/dir' does not"),
         (["bringup", "ur5e", "--checkpoint", ".", "--remap", "a=b"], "invalid remapping 'a=b'"),
-        (["bringup", "ur5e", "--checkpoint", ".", "--param", "num_steps"], "invalid parameter 'num_steps'"),
+        (["bringup", "ur5e", "--checkpoint", ".", "--param", "num_steps"], "--param 'num_steps': write NAME:=VALUE"),
     ],
 )
 def test_pi0_bringup_bad_arguments_exit_2_naming_the_value(argv, message, capsys):

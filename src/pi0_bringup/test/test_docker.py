@@ -66,25 +66,86 @@ def test_compose_services_use_host_network_domain_id_and_checkpoint_volume():
     assert services["pi0-gpu"]["profiles"] == ["gpu"]
     assert services["pi0-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     assert "cu" in services["pi0-gpu"]["build"]["args"]["TORCH_INDEX_URL"]
+    # scripts/setup.sh keeps the image's torch only if told which build it is
+    assert services["pi0-gpu"]["build"]["args"]["PI0_TORCH"] == "cuda"
+    assert services["pi0"]["image"].startswith("pi0-ros:") and services["pi0-gpu"]["image"] == "pi0-ros:cuda"
+    run = " ".join(a for k, a in _instructions() if k == "RUN")
+    assert 'PI0_TORCH="$0" scripts/setup.sh' in run and ("ARG", "PI0_TORCH=cpu") in _instructions()
 
 
-def _default(text):
-    """Compose interpolation with defaults only: ${VAR:-default} → default."""
-    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", text)
+def interpolate(text: str, env: dict) -> str:
+    """Compose's variable interpolation: ${VAR:-default} (default when unset or empty),
+    ${VAR-default} (default when unset), ${VAR} and $VAR (empty when unset), $$ (a dollar)."""
+    def one(match):
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("braced") or match.group("plain")
+        op, default = match.group("op"), match.group("default") or ""
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env[name] if name in env else default
+        return env.get(name, "")
+
+    pattern = r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"
+    return re.sub(pattern, one, text)
+
+
+def ros2_launch_arguments(arguments: list) -> dict:
+    """The `name:=value` arguments after the launch file, parsed by the rule of ros2launch
+    (ros2launch.api.parse_launch_arguments): no ":=", a leading ":=" or a single ":=" at the end
+    (an empty value) is "malformed launch argument"; the last of a name wins."""
+    parsed = {}
+    for argument in arguments:
+        count = argument.count(":=")
+        if count == 0 or argument.startswith(":=") or (count == 1 and argument.endswith(":=")):
+            raise RuntimeError(f"malformed launch argument '{argument}', expected format '<name>:=<value>'")
+        name, value = argument.split(":=", 1)
+        parsed[name] = value
+    return parsed
+
+
+def test_the_launch_rule_refuses_empty_values_as_ros2_launch_does():
+    with pytest.raises(RuntimeError, match="malformed launch argument 'checkpoint:='"):
+        ros2_launch_arguments(["hardware:=sim", "checkpoint:="])
+    assert ros2_launch_arguments(["a:=b:=c", "a:=d"]) == {"a": "d"}
+
+
+ENVIRONMENTS = [
+    {},  # nothing set: the README's first `docker compose up pi0`
+    {"PI0_CHECKPOINT": "", "PI0_NAMESPACE": "", "PI0_DEVICE": ""},  # set but empty (an .env with blanks)
+    {"PI0_ROBOT": "ur5e", "PI0_HARDWARE": "real", "PI0_CHECKPOINT": "/checkpoints/pi0_ur5e",
+     "PI0_NAMESPACE": "arm1", "PI0_DEVICE": "cuda:1"},
+]
 
 
 @pytest.mark.parametrize("service", ["pi0", "pi0-gpu"])
-def test_compose_launch_command_names_an_existing_launch_file_and_known_arguments(service):
-    command = [_default(part) for part in _compose()["services"][service]["command"]]
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=["unset", "empty", "set"])
+def test_compose_launch_command_is_accepted_by_ros2_launch_and_describes_the_robot(service, env):
+    command = [interpolate(part, env) for part in _compose()["services"][service]["command"]]
     assert command[:3] == ["ros2", "launch", "pi0_bringup"]
     robot = command[3].removesuffix(".launch.py")
-    assert robot in robots.list_robots()
+    assert robot == env.get("PI0_ROBOT", "mobile_trossen") and robot in robots.list_robots()
     assert (ROOT / "src" / "pi0_bringup" / "launch" / command[3]).is_file()
-    values = dict(arg.split(":=", 1) for arg in command[4:])
+    values = ros2_launch_arguments(command[4:])  # raises on an empty value, as ros2 launch does
     assert set(values) <= {a.name for a in launch_helpers.LAUNCH_ARGUMENTS}
-    values.pop("checkpoint")  # empty: resolved at launch time (random tiny π0 in simulation)
     nodes = launch_helpers.describe_arguments(robot, values)
-    assert [n.executable for n in nodes] == ["pi0_policy_node", "sim_robot"]
+    policy = nodes[0].parameters
+    if env.get("PI0_CHECKPOINT"):
+        assert policy["checkpoint"] == env["PI0_CHECKPOINT"] and nodes[0].namespace == "/arm1"
+        assert policy["device"] == "cuda:1" and [n.executable for n in nodes] == ["pi0_policy_node"]
+    else:  # unset: no checkpoint (a random tiny π0 in simulation), no namespace, the service's device
+        assert "checkpoint" not in policy and nodes[0].namespace == ""
+        assert policy["device"] == ("cuda" if service == "pi0-gpu" else "cpu")
+        assert [n.executable for n in nodes] == ["pi0_policy_node", "sim_robot"]
+
+
+def test_compose_documents_every_setting_it_reads():
+    text = COMPOSE.read_text()
+    comments = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    used = set(re.findall(r"\$\{(PI0_[A-Z0-9_]+)", text))
+    assert used and all(f"#   {name}" in comments for name in used), sorted(used)
+    assert "nvidia-ctk" in comments or "NVIDIA Container Toolkit" in comments
 
 
 def test_compose_demo_runs_the_demo_command():

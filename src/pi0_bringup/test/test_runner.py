@@ -8,12 +8,12 @@ from pi0_bringup import robots
 from pi0_bringup.robots import NodeDescription
 from pi0_bringup.runner import EXECUTABLES, Runner, node_class, node_kwargs
 
-NODES = [robots.POLICY_NODE, robots.SIM_NODE, robots.BRIDGE_NODE]
+NODES = [robots.POLICY_NODE, *robots.SIMULATORS.values(), robots.BRIDGE_NODE]
 
 
 @pytest.mark.parametrize("package, executable, name", NODES)
 def test_described_executables_resolve_to_node_classes_of_the_same_name(package, executable, name):
-    assert set(EXECUTABLES) == {robots.POLICY_NODE[:2], robots.SIM_NODE[:2], robots.BRIDGE_NODE[:2]}
+    assert set(EXECUTABLES) == {node[:2] for node in NODES}
     cls = node_class(package, executable)
     assert inspect.signature(cls.__init__).parameters["node_name"].default == name
 

@@ -89,3 +89,45 @@ def test_failing_colcon_build_names_the_package(tmp_path):
     assert result.returncode == 1
     assert "colcon build failed for: pi0_msgs" in result.stderr
     assert "log/latest_build/<package>/stdout_stderr.log" in result.stderr
+
+
+def path_without(tmp_path, *names):
+    """A PATH of one folder linking every program on this PATH except `names` (as on a machine
+    where their packages are not installed)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            target = folder / entry.name
+            if entry.name not in names and not target.exists() and os.access(entry.path, os.X_OK):
+                target.symlink_to(entry.path)
+    return str(folder)
+
+
+def test_missing_system_packages_are_named_with_the_apt_command(tmp_path):
+    ws = workspace_copy(tmp_path)
+    path = path_without(tmp_path, "cmake", "cc", "c++", "gcc", "g++", "make")
+    result = run_setup(ws, PATH=path, PYTHON=sys.executable, PI0_VENV=str(tmp_path / "venv"))
+    assert result.returncode == 1
+    assert "missing: cmake (cmake); a C and C++ compiler and make (build-essential)" in result.stderr
+    assert "sudo apt-get install python3-venv python3-dev cmake build-essential" in result.stderr
+    assert not (tmp_path / "venv").exists(), "nothing is installed before the system packages are there"
+
+
+def test_unknown_torch_choice_stops_with_the_choices(tmp_path):
+    ws = workspace_copy(tmp_path)
+    result = run_setup(ws, PI0_TORCH="rocm", PI0_VENV=str(tmp_path / "venv"))
+    assert result.returncode == 1 and "PI0_TORCH=rocm: choose cpu (the CPU build) or cuda" in result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_the_installed_torch_build_is_reported_with_the_reason_for_the_choice():
+    driver = shutil.which("nvidia-smi") or os.path.isdir("/proc/driver/nvidia")
+    flavor = "cuda" if driver else "cpu"
+    result = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    reason = "an NVIDIA driver was found" if driver else "no NVIDIA driver found"
+    assert f"({flavor} build) up to date ({reason};" in result.stdout or \
+        f"the {flavor} build ({reason};" in result.stdout, result.stdout

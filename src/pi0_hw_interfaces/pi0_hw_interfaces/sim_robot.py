@@ -33,8 +33,9 @@ from . import safety
 from .embodiment import load_embodiment
 from .follower import BaseIntegrator, GroupFollower
 from .render import Renderer
-from .ros_common import (REJECTED_QOS, Param, declare, now_s, stamp_msg, trajectory_fields, twist_axes,
+from .ros_common import (REJECTED_QOS, Param, declare, now_s, trajectory_fields, twist_axes,
                          run_node, twist_type)
+from .ros_time import sec_to_time
 from .tasks.episode import TASK_QOS
 from .tasks.host import TASK_RATE_HZ, TaskHost
 from .trajectory import TrajectoryError
@@ -179,7 +180,7 @@ class SimRobotNode(Node):
             g.step(now)
         if self.task_host.step(now, self._positions_by_name()):
             self._publish_task()
-        stamp = stamp_msg(now)
+        stamp = sec_to_time(now)
         msg = JointState()
         msg.header.stamp = stamp
         msg.name = list(self.spec.joint_names)
@@ -203,7 +204,7 @@ class SimRobotNode(Node):
         return odom
 
     def _on_camera(self):
-        stamp = stamp_msg(now_s(self))
+        stamp = sec_to_time(now_s(self))
         positions = self.positions()
         pose = self.base.pose if self.base else None
         named = dict(zip(self.spec.joint_names, positions.tolist()))

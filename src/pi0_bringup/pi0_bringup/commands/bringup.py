@@ -6,7 +6,9 @@ bridge with `--hardware real --bridge`), on one rclpy MultiThreadedExecutor. No 
 ros2cli is needed. `--instruction` publishes a first instruction on /pi0/instruction (latched).
 Runs until Ctrl-C, or for `--duration` seconds.
 
-Exit status: 0 after a clean stop; 2 for bad arguments (unknown robot, bad remapping, ...).
+Exit status: 0 after a clean stop; 1 if the policy node failed to configure (the reason is
+printed: a checkpoint that does not fit the robot, a device torch cannot use, ...); 2 for bad
+arguments (unknown robot, bad remapping, an unknown `--param` name or a value of the wrong type).
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ def add_robot_arguments(
     if hardware:
         parser.add_argument("--hardware", choices=robots.HARDWARE, default="sim",
                             help="sim: start the simulated robot (default); real: use the running driver")
+        parser.add_argument("--sim", choices=tuple(robots.SIMULATORS), default="kinematic",
+                            help="with --hardware sim: kinematic (any robot, default) or mujoco "
+                                 "(MuJoCo ALOHA physics, bimanual_trossen)")
         parser.add_argument("--bridge", action="store_true",
                             help="with --hardware real, start the robot's trajectory bridge")
     parser.add_argument("--checkpoint", default="", help="π0 checkpoint directory")
@@ -67,19 +72,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_params(items) -> dict:
-    """["name:=value", ...] → {name: value}; values are parsed as YAML ("5" → 5, "true" → True)."""
-    import yaml
-
-    params = {}
-    for item in items:
-        name, sep, value = item.partition(":=")
-        if not sep or not name.strip():
-            raise ValueError(f"invalid parameter {item!r}: write NAME:=VALUE, e.g. num_steps:=5")
-        params[name.strip()] = yaml.safe_load(value) if value.strip() else ""
-    return params
-
-
 def describe_from_args(args) -> list:
     """The node descriptions for parsed `pi0 bringup`/`pi0 demo` arguments.
 
@@ -87,7 +79,14 @@ def describe_from_args(args) -> list:
     pi0_bringup.checkpoints (a note says so); a real one is refused (ValueError).
     """
     from pi0_bringup.checkpoints import resolve_checkpoint
+    from pi0_bringup.node_parameters import parse_overrides
+    from pi0_bringup.startup import check_device
 
+    parameters = parse_overrides(args.param, robots.POLICY_NODE, "--param")
+    if args.sim_param and args.hardware != "sim":
+        raise ValueError("--sim-param applies to the simulated robot only (--hardware sim)")
+    sim_parameters = parse_overrides(args.sim_param, robots.SIM_NODE, "--sim-param")
+    check_device(parameters.get("device", args.device))
     spec = robots.embodiment_spec(args.robot, args.embodiment)
     checkpoint, note = resolve_checkpoint(spec, args.checkpoint, args.hardware)
     if note:
@@ -101,9 +100,10 @@ def describe_from_args(args) -> list:
         autostart=args.autostart,
         bridge=args.bridge,
         remappings=args.remap,
-        parameters=parse_params(args.param),
-        sim_parameters=parse_params(args.sim_param) if args.hardware == "sim" else None,
+        parameters=parameters,
+        sim_parameters=sim_parameters if args.hardware == "sim" else None,
         embodiment=args.embodiment,
+        sim=getattr(args, "sim", "kinematic"),
     )
 
 
@@ -118,10 +118,12 @@ def publish_instruction(node, text: str):
     return publisher
 
 
-def status_line(summary: dict) -> str:
+def status_line(summary: dict, checkpoint: str = "") -> str:
     """One line of what the policy node reports: state, chunks, mean latency, faults."""
+    from pi0_bringup.startup import state_text
+
     latency = summary["mean_latency"]
-    text = f"policy {summary['lifecycle_state']}, {summary['chunks_received']} chunks"
+    text = f"policy {state_text(summary, checkpoint)}, {summary['chunks_received']} chunks"
     if latency == latency:  # not NaN
         text += f", mean latency {latency * 1000:.0f} ms"
     if summary["faults"]:
@@ -137,15 +139,25 @@ def run(args) -> int:
         return 2
     from pi0_bringup.monitor import Monitor
     from pi0_bringup.runner import Runner, remap_args
+    from pi0_bringup.startup import ACTIVATE_HINT, configure_failure, policy_summary
 
     for d in descriptions:
         remaps = ", ".join(f"{a}:={b}" for a, b in d.remappings) or "none"
         where = f"{d.namespace}/{d.name}"
         print(f"pi0 bringup: starting {d.package}/{d.executable} as {where} (remaps: {remaps})")
+    policy = descriptions[0]
+    checkpoint = policy.parameters.get("checkpoint", "")
+    if checkpoint:
+        print(f"pi0 bringup: the policy node loads checkpoint {checkpoint} (torch, weights, warm-up) before "
+              "it can act", flush=True)
     runner = Runner(descriptions)
+    code = 0
     try:
-        runner.start()
-        policy = descriptions[0]
+        try:
+            runner.start()
+        except ValueError as error:
+            print(f"pi0 bringup: {error}")
+            return 2
         spec = robots.embodiment_spec(args.robot, args.embodiment)
         monitor = Monitor(spec, namespace=policy.namespace, context=runner.context,
                           cli_args=remap_args(policy.remappings), keep_images=False)
@@ -155,9 +167,21 @@ def run(args) -> int:
             print(f"pi0 bringup: instruction {args.instruction!r} on {robots.INSTRUCTION_TOPIC}")
         start = time.monotonic()
         next_line = start + STATUS_PERIOD
+        hinted = False
         while runner.alive() and (args.duration is None or time.monotonic() - start < args.duration):
+            summary = policy_summary(runner, monitor, policy.name)
+            failure = configure_failure(summary)
+            if failure:
+                print(f"pi0 bringup: FAILED: the policy node could not configure: {failure}", flush=True)
+                code = 1
+                break
+            if not args.autostart and not hinted and summary["lifecycle_state"] == "inactive":
+                node = f"{policy.namespace}/{policy.name}"
+                print(f"pi0 bringup: policy configured and inactive (--no-autostart); "
+                      f"{ACTIVATE_HINT.format(node=node)}", flush=True)
+                hinted = True
             if time.monotonic() >= next_line:
-                print(f"pi0 bringup: {status_line(monitor.snapshot())}", flush=True)
+                print(f"pi0 bringup: {status_line(summary, checkpoint)}", flush=True)
                 next_line += STATUS_PERIOD
             time.sleep(0.1)
     except KeyboardInterrupt:
@@ -165,4 +189,4 @@ def run(args) -> int:
     finally:
         runner.stop()
     print("pi0 bringup: stopped")
-    return 0
+    return code

@@ -11,7 +11,8 @@ creates a randomly initialised tiny π0 (preset pi0_tiny) in `OUT/checkpoint`. I
 pipeline (instruction in, chunks out, the robot moving), not a skill. Give a real converted
 checkpoint with `--checkpoint DIR` (see `pi0 checkpoint convert`).
 
-Exit status: 0 if chunks arrived and the robot moved; 1 otherwise (the status faults are printed).
+Exit status: 0 if chunks arrived and the robot moved; 1 otherwise (the status faults are printed;
+a policy node whose configure failed ends the demo at once, with the reason); 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -66,24 +67,31 @@ def save_pictures(out: Path, snapshot: dict, spec, robot: str, instruction: str)
     ]
 
 
-def wait_until_active(runner, monitor, timeout: float) -> bool:
-    """Wait for the policy node to become active (model loaded, warmed up), printing progress."""
+def wait_until_active(runner, monitor, timeout: float, name: str = robots.POLICY_NODE[2],
+                      checkpoint: str = "") -> bool:
+    """Wait for the policy node to become active (model loaded, warmed up), printing progress;
+    False at once if its configure failed (the reason is printed), or after `timeout` s."""
+    from pi0_bringup.startup import configure_failure, policy_summary, state_text
+
     start = time.monotonic()
     next_line = start + 2.0
     while runner.alive() and time.monotonic() - start < timeout:
-        summary = monitor.snapshot()
+        summary = policy_summary(runner, monitor, name)
         if summary["lifecycle_state"] == "active":
             print(f"pi0 demo: policy active after {time.monotonic() - start:.1f} s")
             return True
+        failure = configure_failure(summary)
+        if failure:
+            print(f"pi0 demo: FAILED: the policy node could not configure: {failure}")
+            return False
         if time.monotonic() >= next_line:
-            state = "starting" if summary["lifecycle_state"] == "unknown" else summary["lifecycle_state"]
             faults = f"; faults: {'; '.join(summary['faults'])}" if summary["faults"] else ""
             elapsed = time.monotonic() - start
-            print(f"[{elapsed:5.1f} s] loading the model; policy {state}{faults}", flush=True)
+            print(f"[{elapsed:5.1f} s] policy {state_text(summary, checkpoint)}{faults}", flush=True)
             next_line += 2.0
         time.sleep(0.1)
-    faults = monitor.snapshot()["faults"]
-    print(f"pi0 demo: FAILED: the policy node did not become active within {timeout:.0f} s"
+    faults = policy_summary(runner, monitor, name)["faults"]
+    print(f"pi0 demo: FAILED: the policy node did not become active within {timeout:.0f} s (--startup-timeout)"
           + (f"; faults: {'; '.join(faults)}" if faults else ""))
     return False
 
@@ -108,6 +116,15 @@ def run(args) -> int:
     except (KeyError, ValueError) as error:
         print(f"pi0 demo: {error.args[0] if isinstance(error, KeyError) else error}")
         return 2
+    try:  # arguments first: a typo must not wait for a model to be created
+        from pi0_bringup.node_parameters import parse_overrides
+        from pi0_bringup.startup import check_device
+
+        parse_overrides(args.sim_param, robots.SIM_NODE, "--sim-param")
+        check_device(parse_overrides(args.param, robots.POLICY_NODE, "--param").get("device", args.device))
+    except ValueError as error:
+        print(f"pi0 demo: {error}")
+        return 2
     print(f"pi0 demo: π0 on a simulated {args.robot} robot; no hardware needed.")
     if not args.checkpoint:
         from pi0_bringup.checkpoints import DEFAULT_PRESET, random_checkpoint
@@ -130,13 +147,20 @@ def run(args) -> int:
     monitor = None
     ok = False
     try:
-        runner.start()
+        try:
+            runner.start()
+        except ValueError as error:
+            print(f"pi0 demo: {error}")
+            return 2
         namespace = descriptions[0].namespace
         monitor = Monitor(spec, namespace=namespace, context=runner.context, cli_args=cli_args)
         runner.add_node(monitor)
         publish_instruction(monitor, args.instruction)
         print(f"pi0 demo: instruction {args.instruction!r} on {robots.INSTRUCTION_TOPIC}")
-        if wait_until_active(runner, monitor, args.startup_timeout):
+        print(f"pi0 demo: the policy node loads the model (torch, weights, warm-up; "
+              f"up to --startup-timeout {args.startup_timeout:.0f} s)", flush=True)
+        if wait_until_active(runner, monitor, args.startup_timeout, descriptions[0].name,
+                             descriptions[0].parameters.get("checkpoint", "")):
             print(f"pi0 demo: running {args.duration:.0f} s (Ctrl-C stops early)")
             watch(runner, monitor, args.duration)
             ok = True

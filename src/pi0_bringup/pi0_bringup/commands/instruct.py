@@ -6,12 +6,13 @@ while this publisher lives (`--keep`). An empty text (`--stop`) tells the policy
 robot holds.
 
 Exit status: 0 once a subscriber has acknowledged the message; 1 if no subscriber appeared
-within `--wait` seconds (the message was not delivered) or, with `--keep`, never.
+within `--wait` seconds (the message was not delivered) or, with `--keep`, never; 2 for bad
+arguments (e.g. an invalid topic name).
 """
 import argparse
 import time
 
-DEFAULT_TOPIC = "/pi0/instruction"
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC as DEFAULT_TOPIC
 
 
 def register(subparsers) -> None:
@@ -34,15 +35,25 @@ def register(subparsers) -> None:
 
 
 def instruction_qos():
-    """Reliable, transient local, depth 1: late subscribers get the latest instruction."""
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    """Reliable, transient local, depth 1: late subscribers get the latest instruction (the
+    policy node's QoS, `pi0_policy.ros.qos.INSTRUCTION`)."""
+    from pi0_policy.ros.qos import INSTRUCTION
 
-    return QoSProfile(
-        depth=1,
-        history=HistoryPolicy.KEEP_LAST,
-        reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )
+    return INSTRUCTION
+
+
+def topic_problem(topic: str, full: bool = False) -> str:
+    """Why `topic` is no valid ROS topic name (rclpy's rules, one line), or "". `full`: it must
+    be fully qualified (a node's full name, e.g. /ns/pi0_policy)."""
+    from rclpy.exceptions import InvalidTopicNameException
+    from rclpy.validate_full_topic_name import validate_full_topic_name
+    from rclpy.validate_topic_name import validate_topic_name
+
+    try:
+        (validate_full_topic_name if full else validate_topic_name)(topic)
+    except InvalidTopicNameException as error:
+        return str(error).splitlines()[0].removeprefix("Invalid topic name: ").rstrip(":")
+    return ""
 
 
 def run(args) -> int:
@@ -50,6 +61,10 @@ def run(args) -> int:
         print('pi0 instruct: give either an instruction ("fold the towel") or --stop')
         return 2
     text = "" if args.stop else args.text
+    problem = topic_problem(args.topic)
+    if problem:
+        print(f"pi0 instruct: --topic {args.topic!r}: {problem}")
+        return 2
     import rclpy
     from rclpy.context import Context
     from std_msgs.msg import String
