@@ -46,6 +46,7 @@ def test_bad_arguments_are_one_line_errors(capsys, tmp_path, ur5e_checkpoint):
         (["eval", bimanual, "--tasks", "ur5e_reach"], "has state/action dims 14/14; embodiment ur5e needs 7/7"),
         (["eval", f"franka={ur5e_checkpoint}", "--tasks", "ur5e_reach"], "names embodiment 'franka'"),
         (["eval", "--expert", "--episodes", "0"], "--episodes must be >= 1, got 0"),
+        (["eval", ur5e_checkpoint, "--param", "num_step:=5"], "has no parameter 'num_step'"),
     ]
     for argv, message in cases:
         assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 2, argv

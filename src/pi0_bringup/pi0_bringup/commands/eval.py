@@ -92,7 +92,8 @@ def _checkpoint_map(items: list[str], embodiments: list[str]) -> dict:
 def _plans(args) -> list:
     from pi0_hw_interfaces.tasks import Task, load_task
 
-    from pi0_bringup.commands.bringup import parse_params
+    from pi0_bringup import robots
+    from pi0_bringup.node_parameters import parse_overrides
     from pi0_bringup.evaluation.policy_process import check_checkpoint, checkpoint_preset
     from pi0_bringup.evaluation.session import EvalPlan
 
@@ -114,7 +115,7 @@ def _plans(args) -> list:
     if missing and not (args.expert or args.untrained):
         raise UsageError(f"no checkpoint for the tasks on {', '.join(missing)}: give CHECKPOINT, "
                          "--untrained or --expert")
-    params = parse_params(args.param)
+    params = parse_overrides(args.param, robots.POLICY_NODE)
     if args.device:
         params["device"] = args.device
     instruction = args.instruction_override
@@ -122,8 +123,6 @@ def _plans(args) -> list:
         instruction = Task.wrong_instruction  # (task, goal) -> text
     plans = []
     for embodiment, tasks in groups.items():
-        from pi0_bringup import robots
-
         spec = robots.embodiment_spec(embodiment)
         checkpoint, label = checkpoints.get(embodiment, ""), "expert"
         if checkpoint:

@@ -91,10 +91,9 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
     specs = [load_task(t) for t in plan.tasks]
     width, height = specs[0].image_size
     sim_time = plan.time_scale != 1.0
-    clock = {"use_sim_time": True} if sim_time else {}
     descriptions = robots.describe(plan.embodiment, hardware="sim", checkpoint=plan.checkpoint or "",
-                                   sim_parameters={"image_width": width, "image_height": height, **clock},
-                                   parameters={**(plan.policy_params or {}), **clock})
+                                   sim_parameters={"image_width": width, "image_height": height},
+                                   parameters=plan.policy_params or {})
     policy_description, sim_description = descriptions
     spec = robots.embodiment_spec(plan.embodiment)
     results = []
@@ -102,10 +101,12 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
     with Runner([sim_description]) as runner:
         from rclpy.logging import LoggingSeverity
 
-        runner.nodes[sim_description.name].get_logger().set_level(LoggingSeverity.WARN)  # no line per reset
-        if sim_time:
+        sim_node = runner.nodes[sim_description.name]
+        sim_node.get_logger().set_level(LoggingSeverity.WARN)  # no line per reset
+        if sim_time:  # use_sim_time is rclpy's own parameter (no node schema has it): set it at run time
             from pi0_bringup.evaluation.clock import ScaledClock
 
+            sim_node.set_parameters([Parameter("use_sim_time", value=True)])
             runner.add_node(ScaledClock(plan.time_scale, context=runner.context))
         driver = EpisodeDriver(spec, context=runner.context,
                                parameter_overrides=[Parameter("use_sim_time", value=True)] if sim_time else [])
@@ -114,7 +115,8 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
             if plan.checkpoint:
                 monitor = Monitor(spec, context=runner.context, keep_images=False)
                 runner.add_node(monitor)
-                policy = PolicyProcess(policy_description.parameters, out / "logs" / plan.embodiment).start()
+                params = {**policy_description.parameters, **({"use_sim_time": True} if sim_time else {})}
+                policy = PolicyProcess(params, out / "logs" / plan.embodiment).start()
                 wait_until_active(monitor, policy, plan.startup_timeout)
             driver.wait_for_sim()
             agent = "external" if plan.checkpoint else "expert"
