@@ -8,7 +8,8 @@ Runs, one after the other, each as its own process (so that none warms another's
 1. bench/cli_startup.py: CLI start-up of torch-free subcommands, as ratios to `python -c pass`;
 2. bench/model_latency.py for pi0_small on the CPU (the README's per-chunk latency);
 3. bench/node_overhead.py: the node's own cost with a zero policy (image conversion, planning);
-4. `pi0 demo` (the first screen): time to active, chunks received, mean inference latency.
+4. bench/remote_overhead.py: what off-board inference (`pi0 serve`) adds, and server throughput;
+5. `pi0 demo` (the first screen): time to active, chunks received, mean inference latency.
 It first prints the machine (CPU model, cores, load average, torch build, GPU if any): the
 numbers hold for that machine and its load at that time. Run it on a quiet machine.
 
@@ -98,6 +99,8 @@ def generate(quick: bool, where: str, start_load: float) -> tuple[str, str]:
                           "--uncached-steps", "2"],
         "node overhead": [py, "bench/node_overhead.py", "--chunks", "5" if quick else "30",
                           "--repeats", "3" if quick else "10"],
+        "remote overhead": [py, "bench/remote_overhead.py", "--repeats", "3" if quick else "20",
+                            "--requests", "2" if quick else "8", "--rounds", "1" if quick else "3"],
     }
     outputs = {title: run(title, command, 1800) for title, command in commands.items()}
     with tempfile.TemporaryDirectory() as out:

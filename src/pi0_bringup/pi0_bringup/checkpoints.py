@@ -48,7 +48,7 @@ def random_checkpoint(spec, folder=None, preset: str = DEFAULT_PRESET, seed: int
     holding a checkpoint of other dimensions, preset or seed is replaced. Creation writes to a
     temporary sibling folder and renames it, so concurrent callers never see half a checkpoint.
     """
-    from pi0_policy.policy.checkpoint import make_random_checkpoint
+    from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 
     if folder is None:
         folder = cache_dir() / f"random_{preset}_{spec.state_dim}x{spec.action_dim}_seed{seed}"

@@ -15,6 +15,9 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.lifecycle",
     "pi0_policy.commands.checkpoint",
     "pi0_policy.commands.serve",
+    "pi0_bringup.commands.record",
+    "pi0_policy.commands.dataset",
+    "pi0_policy.commands.train",
 ]
 
 

@@ -11,13 +11,10 @@ import threading
 import time
 
 import numpy as np
+from pi0_hw_interfaces.ros_time import time_to_sec as _sec
 from rclpy.node import Node
 
 from pi0_bringup.robots import POLICY_NODE
-
-
-def _sec(duration) -> float:
-    return duration.sec + duration.nanosec * 1e-9
 
 
 class Monitor(Node):

@@ -36,6 +36,8 @@ from importlib import resources
 
 import yaml
 
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC  # noqa: F401 - defined once, by the policy
+
 #: The seven robot classes of the π0 paper, then aliases for variants that share a class.
 ROBOTS = (
     "ur5e",
@@ -55,7 +57,6 @@ SIM_NODE = ("pi0_hw_interfaces", "sim_robot", "sim_robot")
 SIMULATORS = {"kinematic": SIM_NODE, "mujoco": ("pi0_hw_interfaces", "mujoco_sim", "mujoco_sim")}
 MUJOCO_CLASSES = ("bimanual_trossen",)
 BRIDGE_NODE = ("pi0_hw_interfaces", "trajectory_bridge", "trajectory_bridge")
-INSTRUCTION_TOPIC = "/pi0/instruction"
 #: Sections of a robot file: node name → key in `robot_config`.
 _SECTIONS = {"pi0_bringup": "meta", "pi0_policy": "policy", "sim_robot": "sim", "trajectory_bridge": "bridge"}
 _NAMESPACE = re.compile(r"^/?([A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*)?$")

@@ -146,8 +146,17 @@ class Runner:
         from pi0_bringup.node_parameters import check_description
 
         if self._own_context:
+            import signal
+
+            from rclpy.signals import SignalHandlerOptions
+
+            # No rclpy signal handlers: they would shut the context down before stop() runs, and the
+            # policy's shutdown transition could not send its hold. Ctrl-C stays a KeyboardInterrupt
+            # (the commands call stop()); SIGTERM becomes one too.
             self.context = Context()
-            rclpy.init(args=[], context=self.context)
+            rclpy.init(args=[], context=self.context, signal_handler_options=SignalHandlerOptions.NO)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
         if self.switch_interval is not None:
             self._saved_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(self.switch_interval)

@@ -29,8 +29,9 @@ from trajectory_msgs.msg import JointTrajectory
 from . import safety
 from .embodiment import load_embodiment
 from .follower import GroupFollower
-from .ros_common import (REJECTED_QOS, Param, declare, now_s, stamp_msg, trajectory_fields, twist_axes,
+from .ros_common import (REJECTED_QOS, Param, declare, now_s, trajectory_fields, twist_axes,
                          run_node, twist_type)
+from .ros_time import sec_to_time
 from .trajectory import TrajectoryError
 
 PARAMS = (
@@ -74,7 +75,7 @@ class _ArmBridge:
         positions = self.follower.step(now)
         if self.controller.driver_msg_type == "sensor_msgs/JointState":
             msg = JointState(name=list(self.controller.driver_joint_names), position=positions.tolist())
-            msg.header.stamp = stamp_msg(now)
+            msg.header.stamp = sec_to_time(now)
         else:
             msg = Float64MultiArray(data=positions.tolist())
         self.pub.publish(msg)
@@ -107,7 +108,7 @@ class _BaseBridge:
         msg = self.out_type()
         twist = getattr(msg, "twist", msg)
         if hasattr(msg, "header"):
-            msg.header.stamp = stamp_msg(now)
+            msg.header.stamp = sec_to_time(now)
             msg.header.frame_id = "base_link"
         twist.linear.x = float(values.get("base_x", 0.0))
         twist.linear.y = float(values.get("base_y", 0.0))

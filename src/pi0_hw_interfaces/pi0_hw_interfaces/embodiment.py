@@ -113,7 +113,7 @@ class BaseSpec:
     axes: tuple[str, ...]
     max_linear: float
     max_angular: float
-    command_timeout: float
+    command_timeout: float = 0.5
     wheel_joints: tuple[str, ...] = ()
     wheel_radius: float = 0.1
     wheel_separation: float = 0.5
@@ -287,6 +287,9 @@ def load_embodiment(name: str, joint_names: Mapping[str, str] | None = None) -> 
 
 
 _MISSING = object()
+# Field type (as annotated) → the conversion of a YAML value into it.
+_CONVERT = {"str": str, "float": float, "int": int, "tuple[str, ...]": tuple, "str | None": str,
+            "Mapping[str, str]": dict}
 
 
 def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> EmbodimentSpec:
@@ -312,14 +315,30 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Embodimen
             raise ValueError(f"embodiment {name!r} ({source}): {path} has an invalid value "
                              f"{mapping[key]!r}") from None
 
+    def build(cls, mapping, where, **computed):
+        """``cls`` from ``mapping``, field by field: a field with a default (or a ``computed``
+        one) is optional, the others are required; each value converted to the field's type."""
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name in computed:
+                default = computed[f.name]
+            elif f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = _MISSING
+            kwargs[f.name] = get(mapping, f.name, where, _CONVERT[f.type], default)
+        return cls(**kwargs)
+
     def items(key, required=True):
         entries = get(data, key, "", list, _MISSING if required else [])
         return [(f"{key}[{i}]", entry) for i, entry in enumerate(entries)]
 
     grippers = {}
     for where, g in items("grippers", required=False):
-        joint = get(g, "joint", where)
-        grippers[joint] = GripperSpec(joint, get(g, "open", where, float), get(g, "closed", where, float))
+        gripper = build(GripperSpec, g, where)
+        grippers[gripper.joint] = gripper
 
     def dims(key):
         out = []
@@ -340,25 +359,13 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Embodimen
     if data.get("base"):
         b = data["base"]
         kind = get(b, "kind", "base")
-        base = BaseSpec(kind=kind, axes=get(b, "axes", "base", tuple, BASE_AXES.get(kind, ())),
-                        max_linear=get(b, "max_linear", "base", float),
-                        max_angular=get(b, "max_angular", "base", float),
-                        command_timeout=get(b, "command_timeout", "base", float, 0.5),
-                        wheel_joints=get(b, "wheel_joints", "base", tuple, ()),
-                        wheel_radius=get(b, "wheel_radius", "base", float, 0.1),
-                        wheel_separation=get(b, "wheel_separation", "base", float, 0.5))
+        base = build(BaseSpec, b, "base", axes=BASE_AXES.get(kind, ()))
     controllers = []
     for where, c in items("controllers"):
         cname, ctype = get(c, "name", where), get(c, "type", where, str, "joint_trajectory")
         suffix = "joint_trajectory" if ctype == "joint_trajectory" else "cmd_vel"
-        controllers.append(ControllerSpec(
-            name=cname, type=ctype, joints=get(c, "joints", where, tuple, ()),
-            topic=get(c, "topic", where, str, f"{cname}/{suffix}"),
-            msg_type=get(c, "msg_type", where, str, CONTROLLER_MSG_TYPES.get(ctype, ("?",))[-1]),
-            driver_topic=get(c, "driver_topic", where, str, None),
-            driver_msg_type=get(c, "driver_msg_type", where, str, None),
-            driver_joints=get(c, "driver_joints", where, tuple, ()),
-            driver_state_topic=get(c, "driver_state_topic", where, str, None)))
+        controllers.append(build(ControllerSpec, c, where, type=ctype, joints=(), topic=f"{cname}/{suffix}",
+                                 msg_type=CONTROLLER_MSG_TYPES.get(ctype, ("?",))[-1]))
     hw = data.get("hardware") or {}
     return EmbodimentSpec(
         name=name,
@@ -366,20 +373,14 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Embodimen
         description=str(data.get("description", "")).strip(),
         control_rate_hz=get(data, "control_rate_hz", "", float),
         replan_interval=get(data, "replan_interval", "", int),
-        joints=tuple(JointSpec(get(j, "name", w), get(j, "lower", w, float), get(j, "upper", w, float),
-                               get(j, "max_velocity", w, float), get(j, "type", w, str, "revolute"))
-                     for w, j in items("joints")),
+        joints=tuple(build(JointSpec, j, w) for w, j in items("joints")),
         state_dims=dims("state_dims"),
         action_dims=dims("action_dims"),
         grippers=grippers,
         controllers=tuple(controllers),
-        cameras=tuple(CameraSpec(get(c, "role", w), get(c, "topic", w), get(c, "width", w, int, 640),
-                                 get(c, "height", w, int, 480)) for w, c in items("cameras", required=False)),
+        cameras=tuple(build(CameraSpec, c, w) for w, c in items("cameras", required=False)),
         base=base,
         joint_state_topic=get(data, "joint_state_topic", "", str, "joint_states"),
         odom_topic=get(data, "odom_topic", "", str, "odom" if base else None),
-        hardware=HardwareSpec(mock=get(hw, "mock", "hardware", str, "mock_components/GenericSystem"),
-                              vendor=get(hw, "vendor", "hardware", str, None),
-                              vendor_parameters=get(hw, "vendor_parameters", "hardware", dict, {}),
-                              update_rate=get(hw, "update_rate", "hardware", int, 100)),
+        hardware=build(HardwareSpec, hw, "hardware"),
     )

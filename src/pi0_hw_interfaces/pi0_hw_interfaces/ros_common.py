@@ -1,6 +1,9 @@
-"""Small ROS helpers shared by the sim robot and the bridge: time, message fields, parameters."""
+"""Small ROS helpers shared by the sim robot and the bridge: the clock, message fields, parameters.
+
+Time conversions live in `pi0_hw_interfaces.ros_time` (the one set, imported everywhere)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +12,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rcl_interfaces.msg import ParameterDescriptor
+
+from .ros_time import sec_to_time, time_to_sec
 
 #: `~/rejected` (std_msgs/String): latched so a late subscriber still sees the last reasons.
 REJECTED_QOS = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -19,23 +24,15 @@ def now_s(node: Node) -> float:
     return node.get_clock().now().nanoseconds * 1e-9
 
 
-def stamp_s(stamp) -> float:
-    """builtin_interfaces/Time (or Duration) → seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def stamp_msg(t: float):
-    """Seconds → builtin_interfaces/Time."""
-    from builtin_interfaces.msg import Time
-
-    sec = int(t // 1)
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+# Older names of the converters, kept for callers written before `ros_time` (same functions).
+stamp_s = time_to_sec
+stamp_msg = sec_to_time
 
 
 def trajectory_fields(msg) -> tuple[list[str], list[float], list[list[float]], float]:
     """(joint_names, time_from_start s, positions per point, header stamp s) of a JointTrajectory."""
-    return (list(msg.joint_names), [stamp_s(p.time_from_start) for p in msg.points],
-            [list(p.positions) for p in msg.points], stamp_s(msg.header.stamp))
+    return (list(msg.joint_names), [time_to_sec(p.time_from_start) for p in msg.points],
+            [list(p.positions) for p in msg.points], time_to_sec(msg.header.stamp))
 
 
 def twist_axes(msg, axes) -> list[float]:
@@ -54,28 +51,68 @@ def twist_type(msg_type: str):
 
 @dataclass(frozen=True)
 class Param:
-    """A node parameter declared once: name, default (its type is the parameter's), description."""
+    """A node parameter declared once: name, default (its type is the parameter's), description,
+    and optional checks: ``choices`` (the value must be one of them) and ``minimum``. The one
+    parameter helper of every node in the project (hardware and policy)."""
 
     name: str
     default: Any
     description: str
+    choices: tuple = ()
+    minimum: float | None = None
+
+    def descriptor(self) -> ParameterDescriptor:
+        """ROS descriptor: the description (with the choices) and a range for a minimum."""
+        from rcl_interfaces.msg import FloatingPointRange, IntegerRange
+
+        text = self.description + (f" One of {list(self.choices)}." if self.choices else "")
+        descriptor = ParameterDescriptor(description=text)
+        if self.minimum is not None and isinstance(self.default, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(self.minimum),
+                                                                  to_value=math.inf)]
+        elif self.minimum is not None and isinstance(self.default, int) and not isinstance(self.default, bool):
+            descriptor.integer_range = [IntegerRange(from_value=int(self.minimum), to_value=2**31 - 1, step=1)]
+        return descriptor
+
+    def check(self, value) -> None:
+        """ValueError naming the parameter, the value and what is allowed."""
+        if self.choices and value not in self.choices:
+            raise ValueError(f"parameter {self.name}={value!r}: choose one of {list(self.choices)}")
+        if self.minimum is not None and not (value >= self.minimum):
+            raise ValueError(f"parameter {self.name}={value!r}: must be >= {self.minimum}")
 
 
 def declare(node: Node, params: tuple[Param, ...]) -> dict[str, Any]:
-    """Declare `params` on `node` and return their values by name."""
+    """Declare `params` on `node` and return their values by name (an empty-list default is a
+    double array that may stay unset: [])."""
     values = {}
     for p in params:
         if isinstance(p.default, list) and not p.default:
-            node.declare_parameter(p.name, Parameter.Type.DOUBLE_ARRAY,
-                                   ParameterDescriptor(description=p.description))
+            node.declare_parameter(p.name, Parameter.Type.DOUBLE_ARRAY, p.descriptor())
             try:
                 values[p.name] = list(node.get_parameter(p.name).value)
             except ParameterUninitializedException:
                 values[p.name] = []
         else:
-            node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
+            node.declare_parameter(p.name, p.default, p.descriptor())
             values[p.name] = node.get_parameter(p.name).value
     return values
+
+
+def spin_until_signal(executor, context=None) -> str:
+    """Spin ``executor`` until SIGINT or SIGTERM arrives (or the context shuts down) and return
+    the signal's name ("" if none). For nodes that must still act after the signal (send a hold):
+    initialise rclpy with ``SignalHandlerOptions.NO`` so that the context stays valid."""
+    import signal
+
+    import rclpy
+
+    received = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: received.append(signal.Signals(number).name))
+    while not received and rclpy.ok(context=context):
+        executor.spin_once(timeout_sec=0.1)
+    return received[0] if received else ""
 
 
 def run_node(node_class, name: str, args=None) -> int:

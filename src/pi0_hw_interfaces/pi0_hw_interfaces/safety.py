@@ -57,23 +57,6 @@ def cap_step(target, current, limits: JointLimits, dt: float) -> np.ndarray:
     return np.clip(current + step, limits.lower, limits.upper)
 
 
-def max_velocity_ratio(times, positions, start, limits: JointLimits) -> float:
-    """The largest |segment velocity| / max_velocity over a trajectory (≤ 1 means within limits).
-
-    `times` (m,) are seconds from `start`'s time (the first segment runs from `start` at time 0
-    to the first point); `positions` (m, n).
-    """
-    times = np.concatenate([[0.0], np.asarray(times, dtype=np.float64)])
-    pts = np.vstack([_as_positions(start, len(limits.names), "start"),
-                     _as_positions(positions, len(limits.names), "positions")])
-    dt = np.diff(times)
-    moving = dt > 0
-    if not np.any(moving):
-        return 0.0
-    vel = np.abs(np.diff(pts, axis=0)[moving]) / dt[moving, None]
-    return float(np.max(vel / limits.max_velocity))
-
-
 def is_stale(last_command_time: float | None, now: float, timeout: float) -> bool:
     """True when no command arrived, or the last one is more than `timeout` s older than `now`."""
     return last_command_time is None or (now - last_command_time) > timeout

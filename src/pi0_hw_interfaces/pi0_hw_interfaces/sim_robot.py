@@ -27,8 +27,9 @@ from . import safety
 from .embodiment import load_embodiment
 from .follower import BaseIntegrator, GroupFollower
 from .render import Renderer
-from .ros_common import (REJECTED_QOS, Param, declare, now_s, stamp_msg, trajectory_fields, twist_axes,
+from .ros_common import (REJECTED_QOS, Param, declare, now_s, trajectory_fields, twist_axes,
                          run_node, twist_type)
+from .ros_time import sec_to_time
 from .trajectory import TrajectoryError
 
 PARAMS = (
@@ -132,7 +133,7 @@ class SimRobotNode(Node):
         now = now_s(self)
         for g in self.groups.values():
             g.step(now)
-        stamp = stamp_msg(now)
+        stamp = sec_to_time(now)
         msg = JointState()
         msg.header.stamp = stamp
         msg.name = list(self.spec.joint_names)
@@ -156,7 +157,7 @@ class SimRobotNode(Node):
         return odom
 
     def _on_camera(self):
-        stamp = stamp_msg(now_s(self))
+        stamp = sec_to_time(now_s(self))
         positions = self.positions()
         pose = self.base.pose if self.base else None
         for cam, pub, w, h in self.cameras:

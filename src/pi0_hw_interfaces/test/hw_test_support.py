@@ -1,14 +1,11 @@
 """Helpers for the DDS tests of pi0_hw_interfaces (import the `probe` fixture into a test module)."""
 import pytest
-from builtin_interfaces.msg import Duration
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-
-def duration(seconds: float) -> Duration:
-    sec = int(seconds // 1)
-    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+from pi0_hw_interfaces.ros_time import sec_to_duration
+from pi0_hw_interfaces.ros_time import time_to_sec as stamp_s  # noqa: F401 - the tests' short name
 
 
 def trajectory(joints, times, positions, stamp=None) -> JointTrajectory:
@@ -16,13 +13,9 @@ def trajectory(joints, times, positions, stamp=None) -> JointTrajectory:
     msg = JointTrajectory(joint_names=list(joints))
     if stamp is not None:
         msg.header.stamp = stamp
-    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in p], time_from_start=duration(t))
+    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in p], time_from_start=sec_to_duration(t))
                   for t, p in zip(times, positions)]
     return msg
-
-
-def stamp_s(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class Probe:

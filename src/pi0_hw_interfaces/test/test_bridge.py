@@ -8,7 +8,7 @@ from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_hw_interfaces.bridge import TrajectoryBridgeNode
-from pi0_hw_interfaces.ros_common import stamp_msg
+from pi0_hw_interfaces.ros_time import sec_to_time as stamp_msg
 
 ATOL = 1e-9
 

@@ -15,7 +15,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
-from pi0_hw_interfaces.ros_common import stamp_msg
+from pi0_hw_interfaces.ros_time import sec_to_time as stamp_msg
 from pi0_hw_interfaces.sim_robot import SimRobotNode
 
 ATOL = 1e-9  # same clock reading for the step and the stamp: only float rounding remains

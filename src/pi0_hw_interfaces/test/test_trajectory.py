@@ -74,8 +74,6 @@ def test_safety_clamp_and_velocity_cap():
         safety.clamp_positions([math.nan, 0.0], LIMITS)
     with pytest.raises(ValueError, match=r"expected \(\.\.\., 2\)"):
         safety.cap_step([0.0], [0.0, 0.0], LIMITS, 0.1)
-    assert safety.max_velocity_ratio([1.0], [[0.5, 2.0]], [0.0, 0.0], LIMITS) == pytest.approx(0.5)
-    assert safety.max_velocity_ratio([0.1], [[0.5, 0.0]], [0.0, 0.0], LIMITS) == pytest.approx(5.0)
 
 
 def test_base_command_safety():

@@ -1,17 +1,15 @@
 """Loaders for the LeRobot tiny π0 reference (test/data/lerobot_pi0_tiny), shared by the model tests."""
-from pathlib import Path
-
-import numpy as np
 import torch
+from policy_fixtures import FIXTURE
+from policy_fixtures import load as load_array
 
-FIXTURE = Path(__file__).parent / "data" / "lerobot_pi0_tiny"
 WEIGHTS = FIXTURE / "model.safetensors"
 CAMERAS = ("0_base_0_rgb", "1_left_wrist_0_rgb", "2_right_wrist_0_rgb")
 
 
 def load(name: str) -> torch.Tensor:
     """A fixture array as a tensor, e.g. load("outputs/actions_padded")."""
-    return torch.from_numpy(np.load(FIXTURE / f"{name}.npy"))
+    return torch.from_numpy(load_array(f"{name}.npy"))
 
 
 def observation() -> dict:

@@ -57,11 +57,27 @@ class RosWorld:
             rclpy.shutdown(context=self.context)
 
 
+@pytest.fixture(scope="module")
+def world():
+    """A RosWorld for the test module (import this fixture into the module)."""
+    w = RosWorld()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny random checkpoint with ur5e's dims, for the test module."""
+    from pi0_hw_interfaces.embodiment import load_embodiment
+
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "ur5e", load_embodiment("ur5e"))
+
+
 def make_checkpoint(path, spec, **overrides):
     """A seeded random pi0_tiny checkpoint with ``spec``'s state and action dims."""
     import torch
 
-    from pi0_policy.policy.checkpoint import make_random_checkpoint
+    from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 
     torch.set_num_threads(INFER_THREADS)
     return make_random_checkpoint(path, preset="pi0_tiny", state_dim=spec.state_dim,

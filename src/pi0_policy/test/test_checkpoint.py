@@ -2,21 +2,19 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
-from policy_fixtures import FIXTURE, load, make_lerobot_dir, raw_observation
+from policy_fixtures import FIXTURE, SAME_WEIGHTS_ATOL, load, make_lerobot_dir, raw_observation
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from pi0_policy.model.config import get_config
-from pi0_policy.policy.checkpoint import (
-    load_checkpoint,
-    make_random_checkpoint,
-    read_checkpoint,
-    save_checkpoint,
-)
-from pi0_policy.policy.external import convert_checkpoint, detect_format
+from pi0_policy.policy.checkpoint import read_checkpoint, save_checkpoint
+from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
+from pi0_policy.policy.external import convert_checkpoint
+from pi0_policy.policy.loading import detect_format, load_checkpoint
 from pi0_policy.policy.local import Pi0Policy
 from pi0_policy.policy.normalize import NormStats, save_norm_stats
 from pi0_policy.policy.tokenizer import demo_tokenizer_path
@@ -90,7 +88,7 @@ def test_save_load_round_trip_gives_identical_actions(converted, tmp_path):
         norm_eps=info.norm_eps,
     )
     again = Pi0Policy.from_checkpoint(saved)
-    np.testing.assert_array_equal(again.infer(obs)["actions"], actions)
+    np.testing.assert_allclose(again.infer(obs)["actions"], actions, atol=SAME_WEIGHTS_ATOL, rtol=0)
     assert read_checkpoint(saved).config == info.config
 
 
@@ -244,3 +242,28 @@ def test_conversion_errors_name_the_problem(lerobot_dir, tmp_path):
 def test_demo_tokenizer_is_used_by_random_checkpoints(tmp_path):
     path = make_random_checkpoint(tmp_path / "r", state_dim=2, action_dim=2)
     assert (path / "tokenizer.model").read_bytes() == demo_tokenizer_path().read_bytes()
+
+
+def test_loading_sits_above_the_formats():
+    """checkpoint.py knows only its own format; external.py does not load; loading imports both."""
+    import ast
+
+    import pi0_policy.policy as package
+
+    def imported(module):
+        tree = ast.parse((Path(package.__file__).parent / f"{module}.py").read_text())
+        return {n.module for n in tree.body if isinstance(n, ast.ImportFrom)} | {
+            f"{n.module}.{a.name}" for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+
+    assert not any("external" in m or "loading" in m or "demo_checkpoint" in m for m in imported("checkpoint"))
+    assert not any("loading" in m for m in imported("external"))
+    assert {"pi0_policy.policy.checkpoint", "pi0_policy.policy.external"} <= imported("loading")
+
+
+def test_external_readers_return_typed_results(lerobot_dir):
+    from pi0_policy.policy.external import ExternalInfo, read_lerobot
+
+    info = read_lerobot(lerobot_dir)
+    assert isinstance(info, ExternalInfo) and info.kind == "lerobot"
+    assert (info.state_dim, info.action_dim, info.norm_eps) == (14, 14, 1e-8)
+    assert info.overrides["num_cameras"] == 3 and set(info.norm_stats) == {"state", "actions"}

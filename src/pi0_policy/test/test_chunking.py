@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from pi0_policy.policy.chunking import (cap_step_velocity, ensemble_weights, first_future_index,
-                                        schedule_chunk, temporal_ensemble)
+from pi0_policy.policy.chunking import (PlanSettings, cap_chunk, cap_step_velocity, ensemble_weights,
+                                        first_future_index, plan_chunk, schedule_chunk, temporal_ensemble)
 
 DT = 0.02  # 50 Hz
 
@@ -91,3 +91,63 @@ def test_temporal_ensemble_blends_only_overlapping_times():
     np.testing.assert_allclose(out.actions[:5, 0], 0.5)
     np.testing.assert_allclose(out.actions[5:, 0], 1.0)
     np.testing.assert_array_equal(temporal_ensemble([], new, 0.0).actions, new.actions)
+
+
+# ---- the node's planning step as pure functions: lead, cap + clamp, plan_chunk ---------------
+def settings(**kw):
+    base = dict(dt=DT, joint_cols=(0, 1), max_velocity=np.array([1.0, 1.0]),
+                clamp=lambda a: np.clip(a, -2.0, 2.0))
+    return PlanSettings(**{**base, **kw})
+
+
+@pytest.mark.parametrize("lead, first", [(0.0, 1), (0.4 * DT, 1), (0.5 * DT, 2), (DT, 2), (2.5 * DT, 4)])
+def test_lead_drops_the_actions_due_before_they_could_arrive(lead, first):
+    s = schedule_chunk(chunk_of(), obs_time=10.0, now=10.0 + 1.5 * DT, dt=DT, lead=lead)
+    assert s.first == first
+    # every point is due after now + lead: it still lies in the future when it arrives
+    assert s.target_times()[0] > 10.0 + 1.5 * DT + lead - 1e-9
+
+
+def test_negative_lead_is_named():
+    with pytest.raises(ValueError, match="lead must be >= 0"):
+        schedule_chunk(chunk_of(), 0.0, 0.0, DT, lead=-1.0)
+
+
+def test_cap_chunk_caps_joints_from_the_measurement_and_clamps_every_column():
+    chunk = schedule_chunk(np.array([[1.0, 0.0, 5.0]] * 3), obs_time=0.0, now=0.0, dt=DT)
+    capped = cap_chunk(chunk, np.array([0.0, 0.0]), [0, 1], np.array([1.0, 1.0]), lambda a: np.clip(a, -2, 2))
+    np.testing.assert_allclose(capped.actions[:, 0], [DT, 2 * DT, 3 * DT])  # 1 rad/s from 0
+    np.testing.assert_allclose(capped.actions[:, 2], [2.0, 2.0, 2.0])       # clamped, not capped
+    assert capped.start == chunk.start and capped.first == chunk.first
+    uncapped = cap_chunk(chunk, None, [0, 1], np.array([1.0, 1.0]), lambda a: a)
+    np.testing.assert_allclose(uncapped.actions, chunk.actions)
+
+
+def test_plan_chunk_open_loop_schedules_caps_and_keeps_no_history():
+    acts = np.zeros((10, 3))
+    acts[:, 0] = 1.0
+    plan = plan_chunk(acts, obs_time=5.0, now=5.0 + 0.5 * DT, current=np.zeros(2), history=(),
+                      settings=settings(lead=DT))
+    assert plan.chunk is not None and plan.history == () and plan.reason == ""
+    assert plan.chunk.first == 1 and len(plan.chunk.actions) == 9
+    assert plan.chunk.actions[0, 0] == pytest.approx(DT)  # capped from the measured 0
+
+
+def test_plan_chunk_with_every_action_late_holds_with_a_reason():
+    plan = plan_chunk(np.zeros((5, 3)), obs_time=0.0, now=1.0, current=None, history=(), settings=settings())
+    assert plan.chunk is None and plan.history == ()
+    assert plan.reason == "inference took 1.00 s, longer than the whole chunk"
+
+
+def test_plan_chunk_temporal_ensemble_blends_and_remembers_raw_chunks():
+    s = settings(mode="temporal_ensemble", decay=0.0, max_history=2, clamp=lambda a: a)
+    first = plan_chunk(np.zeros((10, 3)), 0.0, 0.0, None, (), s)
+    second = plan_chunk(np.full((10, 3), 2.0), DT, DT, None, first.history, s)
+    assert len(second.history) == 2
+    np.testing.assert_allclose(second.history[-1].actions, 2.0)       # raw, not blended
+    np.testing.assert_allclose(second.chunk.actions[:9], 1.0)          # mean of 0 and 2 where both cover
+    np.testing.assert_allclose(second.chunk.actions[9:], 2.0)
+    third = plan_chunk(np.full((10, 3), 4.0), 2 * DT, 2 * DT, None, second.history, s)
+    fourth = plan_chunk(np.full((10, 3), 6.0), 3 * DT, 3 * DT, None, third.history, s)
+    assert len(third.history) == len(fourth.history) == 3  # max_history earlier chunks + the new one
+    np.testing.assert_allclose(fourth.history[0].actions, 2.0)  # the oldest (zeros) was dropped

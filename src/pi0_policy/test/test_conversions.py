@@ -5,8 +5,7 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
 from pi0_policy.ros.conversions import (SUPPORTED_ENCODINGS, ImageError, compressed_to_rgb, image_to_rgb,
-                                        make_bridge, rgb_to_compressed, rgb_to_image, sec_to_duration,
-                                        sec_to_time, time_to_sec)
+                                        make_bridge, rgb_to_compressed, rgb_to_image)
 
 # JPEG is lossy: mean absolute error of a smooth test image at quality 95 stays well below this.
 JPEG_MEAN_ATOL = 3.0
@@ -90,11 +89,3 @@ def test_malformed_images_are_rejected_with_the_reason(rgb):
     with pytest.raises(ImageError, match="no data"):
         compressed_to_rgb(CompressedImage(format="png"))
     assert set(SUPPORTED_ENCODINGS) == {"rgb8", "bgr8", "rgba8", "bgra8", "mono8"}
-
-
-def test_time_conversions_round_trip():
-    t = sec_to_time(12.345678901)
-    assert (t.sec, t.nanosec) == (12, 345678901)
-    assert time_to_sec(t) == pytest.approx(12.345678901, abs=1e-9)
-    d = sec_to_duration(0.02)
-    assert (d.sec, d.nanosec) == (0, 20_000_000)

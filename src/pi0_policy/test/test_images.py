@@ -1,30 +1,29 @@
 """Image preprocessing: LeRobot's model-ready images are reproduced; aspect ratio, padding, masks."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from policy_fixtures import load
 
 from pi0_policy.policy.images import prepare_image, prepare_images, resize_with_pad, to_unit_chw
 
-FIXTURE = Path(__file__).parent / "data" / "lerobot_pi0_tiny" / "inputs"
 CAMERAS = ("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")
 IMAGE_ATOL = 1e-5
 
 
 @pytest.mark.parametrize("index,key", list(enumerate(CAMERAS)))
 def test_fixture_images_reproduced_from_raw(index, key):
-    raw = np.load(FIXTURE / f"raw_image_{key}.npy")  # float CHW in [0, 1], 240x320
-    expected = np.load(FIXTURE / f"image_{index}_{key}.npy")[0]
+    raw = load(f"inputs/raw_image_{key}.npy")  # float CHW in [0, 1], 240x320
+    expected = load(f"inputs/image_{index}_{key}.npy")[0]
     out = prepare_image(raw)
     assert out.shape == (3, 224, 224) and out.dtype == np.float32
     np.testing.assert_allclose(out, expected, atol=IMAGE_ATOL, rtol=0)
 
 
 def test_fixture_images_reproduced_from_uint8_hwc_within_quantisation():
-    raw = np.load(FIXTURE / "raw_image_base_0_rgb.npy")
+    raw = load("inputs/raw_image_base_0_rgb.npy")
     as_uint8 = np.round(raw.transpose(1, 2, 0) * 255).astype(np.uint8)
-    expected = np.load(FIXTURE / "image_0_base_0_rgb.npy")[0]
+    expected = load("inputs/image_0_base_0_rgb.npy")[0]
     # Rounding to 8 bits moves a pixel by at most 0.5/255 in [0, 1], i.e. 1/255 in [-1, 1].
     np.testing.assert_allclose(prepare_image(as_uint8), expected, atol=1 / 255 + IMAGE_ATOL, rtol=0)
 

@@ -19,7 +19,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from pi0_msgs.msg import ActionChunk, PolicyStatus
 from pi0_policy.ros import qos
-from pi0_policy.ros.conversions import time_to_sec
+from pi0_hw_interfaces.ros_time import time_to_sec
 from pi0_policy.ros.policy_node import PolicyNode
 
 SPEC = load_embodiment("mobile_trossen")

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import State, Transition
-from node_support import Recorder, RosWorld, change_state, get_state, make_checkpoint
-from pi0_hw_interfaces.embodiment import load_embodiment
+from node_support import checkpoint, world  # noqa: F401 - module fixtures
+from node_support import Recorder, change_state, get_state
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
@@ -16,18 +16,6 @@ from pi0_policy.ros import parameters as schema
 from pi0_policy.ros.policy_node import PolicyNode
 
 CONFIG = Path(__file__).parents[1] / "config" / "pi0_policy.yaml"
-
-
-@pytest.fixture(scope="module")
-def world():
-    w = RosWorld()
-    yield w
-    w.close()
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "ur5e", load_embodiment("ur5e"))
 
 
 def make_node(world, name, **params):

@@ -60,7 +60,6 @@ def test_remote_backend_moves_the_robot_and_reports_network_time(rig):
     start = robot.positions().copy()
     world.spin_until(lambda: len(rec["chunk"]) >= 3, 90.0, "three chunks from the remote policy")
     world.spin_until(lambda: np.abs(robot.positions() - start).max() > 1e-3, 20.0, "robot motion")
-    assert robot.rejected == []
     chunk = rec["chunk"].last
     assert chunk.latency.network > 0 and chunk.latency.observation_forward > 0 and chunk.latency.total > 0
     world.spin_until(lambda: rec["status"].last.latency.network > 0, 10.0, "network time in the status")

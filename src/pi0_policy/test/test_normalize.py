@@ -1,10 +1,10 @@
 """Normalisation: LeRobot's normalised state and un-normalised actions; norm_stats.json round trip."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from policy_fixtures import load
 
 from pi0_policy.policy.normalize import (
     NormStats,
@@ -15,13 +15,8 @@ from pi0_policy.policy.normalize import (
     unnormalize,
 )
 
-FIXTURE = Path(__file__).parent / "data" / "lerobot_pi0_tiny"
 LEROBOT_EPS = 1e-8  # LeRobot's normaliser eps (openpi: 1e-6)
 NORM_ATOL = 1e-6
-
-
-def load(name):
-    return np.load(FIXTURE / name)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from policy_fixtures import FIXTURE, make_lerobot_dir, raw_observation
+from policy_fixtures import ACTIONS_ATOL, FIXTURE, load, make_lerobot_dir, raw_observation
 
 from pi0_bringup import cli
 from pi0_policy.policy.checkpoint import read_checkpoint
@@ -68,13 +68,15 @@ def test_convert_lerobot_then_inspect_and_run(tmp_path, capsys):
         str(dst),
         "--tokenizer",
         str(FIXTURE / "tokenizer" / "tokenizer.model"),
+        "--profile",
+        "pi0ros",
     ]
     assert cli.main(argv) == 0
     assert "converting" in capsys.readouterr().err  # the tqdm progress bar
     assert inspect_json(dst, capsys)["source"]["kind"] == "lerobot"
     actions = Pi0Policy.from_checkpoint(dst).infer(raw_observation())["actions"]
-    expected = np.load(FIXTURE / "outputs" / "actions_unnormalized.npy")[0]
-    np.testing.assert_allclose(actions, expected, atol=1e-4, rtol=0)
+    expected = load("outputs/actions_unnormalized.npy")[0]
+    np.testing.assert_allclose(actions, expected, atol=ACTIONS_ATOL, rtol=0)
 
 
 def test_convert_with_explicit_norm_stats(tmp_path):
@@ -92,6 +94,8 @@ def test_convert_with_explicit_norm_stats(tmp_path):
         "--no-progress",
         "--tokenizer",
         str(FIXTURE / "tokenizer" / "tokenizer.model"),
+        "--profile",
+        "pi0ros",
     ]
     assert cli.main(argv) == 0
     info = read_checkpoint(dst)
@@ -120,3 +124,42 @@ def test_errors_exit_1_with_a_message(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("pi0 checkpoint: ")
     assert re.search(message, err), err
+
+
+def test_convert_records_the_profile_detected_or_given(tmp_path, capsys):
+    src = make_lerobot_dir(tmp_path / "lerobot")  # camera keys base_0_rgb...: nothing says the robot
+    tokenizer = str(FIXTURE / "tokenizer" / "tokenizer.model")
+    argv = ["checkpoint", "convert", str(src), str(tmp_path / "x"), "--tokenizer", tokenizer, "--no-progress"]
+    assert cli.main(argv) == 1
+    assert "give --profile, one of ['lerobot_aloha'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before writing anything
+    # openpi's pi0_aloha_sim: its asset id is its dataset; no --profile needed
+    sim = tmp_path / "openpi_sim"
+    (sim / "assets" / "lerobot" / "aloha_sim_transfer_cube_human").mkdir(parents=True)
+    (sim / "model.safetensors").symlink_to(src / "model.safetensors")
+    # openpi saves statistics under assets/<asset id>: pi0_aloha_sim's id is its dataset (nested)
+    save_norm_stats(sim / "assets" / "lerobot" / "aloha_sim_transfer_cube_human" / "norm_stats.json",
+                    {"state": NormStats.identity(14), "actions": NormStats.identity(14)})
+    assert inspect_json(sim, capsys)["profile"].startswith("openpi_aloha_sim (embodiments ['bimanual_trossen']")
+    dst = tmp_path / "sim_ours"
+    argv = ["checkpoint", "convert", str(sim), str(dst), "--tokenizer", tokenizer, "--no-progress"]
+    assert cli.main(argv) == 0
+    assert "convention profile openpi_aloha_sim, detected" in capsys.readouterr().out
+    assert json.loads((dst / "config.json").read_text())["profile"] == "openpi_aloha_sim"
+    assert inspect_json(dst, capsys)["profile"].startswith("openpi_aloha_sim")
+    policy = Pi0Policy.from_checkpoint(dst)
+    assert policy.metadata["profile"] == "openpi_aloha_sim" and policy.profile.image_resize == "antialias"
+    # its default prompt fills an empty one
+    obs = raw_observation()
+    empty = policy.infer({**obs, "prompt": ""})["actions"]
+    np.testing.assert_array_equal(empty, policy.infer({**obs, "prompt": "Transfer cube"})["actions"])
+    assert np.abs(empty - policy.infer({**obs, "prompt": "fold the towel"})["actions"]).max() > 1e-4
+    # given explicitly
+    mine = tmp_path / "given"
+    argv = ["checkpoint", "convert", str(src), str(mine), "--tokenizer", tokenizer, "--profile", "lerobot_aloha",
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    meta = json.loads((mine / "config.json").read_text())
+    assert meta["profile"] == "lerobot_aloha" and meta["source"]["profile_chosen"] == "given"
+    assert cli.main([*argv[:-3], "--profile", "openpi_kuka", "--force"]) == 1
+    assert "unknown convention profile 'openpi_kuka'" in capsys.readouterr().err

@@ -1,18 +1,16 @@
 """Tokenizer: PaliGemma's prompt format reproduces LeRobot's tokens; a freshly trained model works."""
 
 import io
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sentencepiece
+from policy_fixtures import FIXTURE, load, reference
 
 from pi0_policy.policy.tokenizer import PromptTokenizer, clean_prompt, demo_tokenizer_path
 
-FIXTURE = Path(__file__).parent / "data" / "lerobot_pi0_tiny"
-REFERENCE = json.loads((FIXTURE / "reference.json").read_text())["tokenizer"]
+REFERENCE = reference()["tokenizer"]
 GEMMA_SPECIAL_IDS = {"pad_id": 0, "eos_id": 1, "bos_id": 2, "unk_id": 3}
 
 
@@ -29,8 +27,8 @@ def test_fixture_prompt_gives_lerobot_ids(fixture_tokenizer):
 
 def test_fixture_prompt_gives_lerobot_padded_tokens_and_mask(fixture_tokenizer):
     tokens, mask = fixture_tokenizer.encode(REFERENCE["task_string"])
-    np.testing.assert_array_equal(tokens, np.load(FIXTURE / "inputs" / "lang_tokens.npy")[0])
-    np.testing.assert_array_equal(mask, np.load(FIXTURE / "inputs" / "lang_masks.npy")[0])
+    np.testing.assert_array_equal(tokens, load("inputs/lang_tokens.npy")[0])
+    np.testing.assert_array_equal(mask, load("inputs/lang_masks.npy")[0])
     assert tokens.dtype == np.int64 and mask.dtype == bool
 
 

@@ -148,8 +148,9 @@ def run(args) -> int:
         print(f"pi0 bringup: starting {d.package}/{d.executable} as {where} (remaps: {remaps})")
     policy = descriptions[0]
     checkpoint = policy.parameters.get("checkpoint", "")
-    print(f"pi0 bringup: the policy node loads checkpoint {checkpoint} (torch, weights, warm-up) before it "
-          "can act", flush=True)
+    if checkpoint:
+        print(f"pi0 bringup: the policy node loads checkpoint {checkpoint} (torch, weights, warm-up) before "
+              "it can act", flush=True)
     runner = Runner(descriptions)
     code = 0
     try:

@@ -12,7 +12,7 @@ arguments (e.g. an invalid topic name).
 import argparse
 import time
 
-DEFAULT_TOPIC = "/pi0/instruction"
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC as DEFAULT_TOPIC
 
 
 def register(subparsers) -> None:
@@ -35,15 +35,11 @@ def register(subparsers) -> None:
 
 
 def instruction_qos():
-    """Reliable, transient local, depth 1: late subscribers get the latest instruction."""
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    """Reliable, transient local, depth 1: late subscribers get the latest instruction (the
+    policy node's QoS, `pi0_policy.ros.qos.INSTRUCTION`)."""
+    from pi0_policy.ros.qos import INSTRUCTION
 
-    return QoSProfile(
-        depth=1,
-        history=HistoryPolicy.KEEP_LAST,
-        reliability=ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    )
+    return INSTRUCTION
 
 
 def topic_problem(topic: str, full: bool = False) -> str:

@@ -4,7 +4,11 @@
         format (project / LeRobot / openpi), model config, state/action dims, camera keys,
         norm stats dims, tokenizer, weights (size, tensors, parameters, dtypes, key layout).
     pi0 checkpoint convert SRC DST --tokenizer tokenizer.model [--norm-stats norm_stats.json]
-        a LeRobot or openpi π0 directory → the project's format (progress bar per tensor).
+                           [--profile NAME]
+        a LeRobot or openpi π0 directory → the project's format (progress bar per tensor). The
+        convention profile (robot ↔ model conventions: pi0_policy/policy/profiles/*.yaml) is
+        recorded in config.json: detected from SRC's files where they say it (openpi asset id or
+        config name, LeRobot camera keys), else --profile is required.
     pi0 checkpoint random DST --preset pi0_tiny --state-dim 14 --action-dim 14
         random weights and the demo tokenizer, for demos and tests.
 
@@ -43,6 +47,8 @@ def register(subparsers) -> None:
     convert.add_argument("--state-dim", type=int, help="override the state dimension read from SRC")
     convert.add_argument("--action-dim", type=int, help="override the action dimension read from SRC")
     convert.add_argument("--force", action="store_true", help="write into a non-empty DST")
+    convert.add_argument("--profile", help="convention profile (default: detected from SRC; see "
+                         "pi0_policy/policy/profiles/*.yaml)")
     convert.add_argument("--no-progress", action="store_true", help="no progress bar")
     convert.set_defaults(func=run_convert)
 
@@ -114,8 +120,9 @@ def describe(path: Path) -> dict:
     """A JSON-ready description of any supported checkpoint directory."""
     from pi0_policy.policy import checkpoint as ckpt
     from pi0_policy.policy import external
+    from pi0_policy.policy.loading import detect_format
 
-    kind = external.detect_format(path)
+    kind = detect_format(path)
     out = {"path": str(path), "format": kind}
     if kind == "pi0_ros":
         info = ckpt.read_checkpoint(path)
@@ -135,25 +142,34 @@ def describe(path: Path) -> dict:
         read = external.read_lerobot if kind == "lerobot" else external.read_openpi
         info = read(path)
         out.update(
-            state_dim=info["state_dim"],
-            action_dim=info["action_dim"],
-            image_keys=list(info["image_keys"]),
-            norm_eps=info["norm_eps"],
-            config_overrides=info["overrides"],
+            state_dim=info.state_dim,
+            action_dim=info.action_dim,
+            image_keys=list(info.image_keys),
+            norm_eps=info.norm_eps,
+            config_overrides=info.overrides,
         )
-        stats = info["norm_stats"] or {}
+        stats = info.norm_stats or {}
         tokenizer = path / ckpt.TOKENIZER_FILE
         out["tokenizer"] = {"file": str(tokenizer)} if tokenizer.is_file() else None
         try:
-            out["preset_match"] = external.match_config(path / ckpt.WEIGHTS_FILE, None, info["overrides"])[
+            out["preset_match"] = external.match_config(path / ckpt.WEIGHTS_FILE, None, info.overrides)[
                 0
             ].name
         except ValueError as error:
             out["preset_match"] = None
             out["preset_error"] = str(error)
+    out["profile"] = _profile_summary(path)
     out["norm_stats"] = {key: {"dim": s.dim, "has_quantiles": s.q01 is not None} for key, s in stats.items()}
     out["weights"] = weights_summary(path / ckpt.WEIGHTS_FILE)
     return out
+
+
+def _profile_summary(path: Path) -> str:
+    """The checkpoint's convention profile, one line (name, embodiments, how it is known)."""
+    from pi0_policy.policy import profiles
+
+    recorded = profiles.checkpoint_profile(path)
+    return f"{recorded.name} (embodiments {list(recorded.embodiments)}; {recorded.description})"
 
 
 def _print_description(desc: dict) -> None:
@@ -185,6 +201,8 @@ def run_inspect(args) -> int:
 
 
 def run_convert(args) -> int:
+    from pi0_policy.policy.profiles import choose_profile, record_profile  # light: YAML + numpy
+
     try:  # the arguments first, before the (slow) torch import
         if not args.src.is_dir():
             raise FileNotFoundError(f"checkpoint directory not found: {args.src}")
@@ -192,7 +210,8 @@ def run_convert(args) -> int:
             if path is not None and not path.is_file():
                 raise FileNotFoundError(f"{option} file not found: {path}")
         _check_dst(args.dst, args.force)
-    except (FileNotFoundError, FileExistsError) as error:
+        profile, how = choose_profile(args.src, args.profile)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
         return _fail(error)
     _loading("convert the weights")
     from pi0_policy.policy.external import convert_checkpoint
@@ -208,9 +227,10 @@ def run_convert(args) -> int:
             action_dim=args.action_dim,
             progress=not args.no_progress,
         )
+        record_profile(out, profile, how)
     except (FileNotFoundError, FileExistsError, ValueError, KeyError) as error:
         return _fail(error)
-    print(f"wrote {out}")
+    print(f"wrote {out} (convention profile {profile}, {how})")
     return 0
 
 
@@ -220,7 +240,7 @@ def run_random(args) -> int:
     except FileExistsError as error:
         return _fail(error)
     _loading("create random weights")
-    from pi0_policy.policy.checkpoint import make_random_checkpoint
+    from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 
     overrides = {"action_horizon": args.horizon} if args.horizon else {}
     try:

@@ -3,7 +3,8 @@
 Robot space: what ROS topics carry. Joint positions in driver units (rad, m) keyed by joint name,
 gripper positions in driver units, base velocities in m/s and rad/s, camera images by role.
 Model space: what the policy's normalisation statistics were computed on. A state vector in the
-spec's policy order, gripper in [0 = open, 1 = closed], images keyed by the model's camera slots
+spec's policy order, grippers as the checkpoint's convention profile says (``pi0ros``: [0 = open,
+1 = closed]), images keyed by the model's camera slots
 (``base_0_rgb``, ``left_wrist_0_rgb``, ``right_wrist_0_rgb``), and actions that may be deltas.
 
 Per dimension, in this order (encode applies it forwards, decode backwards):
@@ -25,6 +26,11 @@ Each robot has ``adapters/<embodiment name>.yaml``::
     delta_kinds: [joint]                  # kinds relative to the state: joint / gripper
     delta_joints: []                      # extra individual dimensions (by name)
     sign_flip_joints: []                  # joint names whose sign is flipped
+
+A convention profile (`pi0_policy.policy.profiles`, recorded in the checkpoint) overrides the
+flips and deltas, replaces the gripper map by its state and action chains, and may make joint
+actions velocities (integrated into positions, `pi0_policy.policy.velocity`). Without one the
+adapter uses the ``pi0ros`` profile: the YAML's flips and deltas, the spec's linear grippers.
 """
 from __future__ import annotations
 
@@ -37,6 +43,9 @@ import yaml
 
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 from pi0_policy.model.config import IMAGE_KEYS as MODEL_IMAGE_KEYS
+from pi0_policy.policy.gripper_maps import GripperMap
+from pi0_policy.policy.profiles import DEFAULT_PROFILE, Profile, load_profile
+from pi0_policy.policy.velocity import differentiate_positions, integrate_velocities
 
 DIM_KINDS = ("joint", "gripper", "base")
 _BASE_LINEAR_AXES = ("base_x", "base_y")
@@ -109,17 +118,28 @@ class EmbodimentAdapter:
     """Maps robot observations to model observations (``encode``) and model actions back
     (``decode``) for one ``EmbodimentSpec``. Construction checks the config against the spec."""
 
-    def __init__(self, spec, config: AdapterConfig | None = None):
+    def __init__(self, spec, config: AdapterConfig | None = None, profile: Profile | str | None = None,
+                 control_dt: float | None = None):
         self.spec = spec
         self.config = config or load_adapter_config(spec.name)
         if self.config.embodiment != spec.name:
             raise ValueError(f"adapter is for {self.config.embodiment!r}, spec is {spec.name!r}")
+        self.profile = load_profile(profile or DEFAULT_PROFILE) if not isinstance(profile, Profile) else profile
+        self.profile.check_fits(spec.name)
+        flip_joints = self.config.sign_flip_joints if self.profile.sign_flip_joints is None \
+            else self.profile.sign_flip_joints
+        if self.profile.delta_kinds is None:
+            delta_kinds, delta_joints = self.config.delta_kinds, self.config.delta_joints
+        else:
+            delta_kinds, delta_joints = self.profile.delta_kinds, self.profile.delta_joints
+        self.sign_flip_joints = tuple(flip_joints)
+        self.control_dt = float(control_dt) if control_dt else 1.0 / float(spec.control_rate_hz)
         joint_names = {j.name for j in spec.joints}
-        for name in self.config.sign_flip_joints + self.config.delta_joints:
+        for name in tuple(flip_joints) + tuple(delta_joints):
             if name not in joint_names:
                 raise ValueError(f"adapter {spec.name}: joint {name!r} is not a joint of the spec; "
                                  f"joints: {sorted(joint_names)}")
-        for name in self.config.sign_flip_joints:
+        for name in flip_joints:
             if name in spec.grippers:
                 raise ValueError(f"adapter {spec.name}: {name!r} is a gripper; grippers are converted by "
                                  "their open/closed positions, not sign flips")
@@ -127,11 +147,10 @@ class EmbodimentAdapter:
         self.action_names = tuple(d.name for d in spec.action_dims)
         self._state_kinds = tuple(d.kind for d in spec.state_dims)
         self._action_kinds = tuple(d.kind for d in spec.action_dims)
-        flips = set(self.config.sign_flip_joints)
+        flips = set(flip_joints)
         self._state_sign = np.array([-1.0 if n in flips else 1.0 for n in self.state_names])
         self._action_sign = np.array([-1.0 if n in flips else 1.0 for n in self.action_names])
-        delta = [(d.kind in self.config.delta_kinds or d.name in self.config.delta_joints)
-                 for d in spec.action_dims]
+        delta = [(d.kind in delta_kinds or d.name in delta_joints) for d in spec.action_dims]
         for d, is_delta in zip(spec.action_dims, delta):
             if is_delta and d.name not in self.state_names:
                 raise ValueError(f"adapter {spec.name}: delta action {d.name!r} has no state "
@@ -139,19 +158,41 @@ class EmbodimentAdapter:
         self.delta_mask = np.array(delta, dtype=bool)
         self._action_state_index = np.array([self.state_names.index(n) if n in self.state_names else -1
                                              for n in self.action_names])
-        self.camera_keys = {role: key for role, key in self.config.cameras.items()
-                            if role in {c.role for c in spec.cameras}}
+        cameras = self.profile.cameras if self.profile.cameras is not None else self.config.cameras
+        unknown_roles = sorted(set(cameras) - set(CAMERA_ROLES))
+        if unknown_roles:
+            raise ValueError(f"profile {self.profile.name}: unknown camera roles {unknown_roles}; "
+                             f"choose from {list(CAMERA_ROLES)}")
+        self.camera_keys = {role: key for role, key in cameras.items() if role in {c.role for c in spec.cameras}}
         self._joint_actions = [i for i, k in enumerate(self._action_kinds) if k != "base"]
         self._lower = np.array([spec.joint(self.action_names[i]).lower for i in self._joint_actions])
         self._upper = np.array([spec.joint(self.action_names[i]).upper for i in self._joint_actions])
         self._base_limit = np.array([self._base_max(n) for i, n in enumerate(self.action_names)
                                      if self._action_kinds[i] == "base"])
+        self._gripper_state = {n: GripperMap.build(self.profile.gripper_state, g) for n, g in spec.grippers.items()}
+        self._gripper_action = {n: GripperMap.build(self.profile.gripper_action, g) for n, g in spec.grippers.items()}
+        velocity = self.profile.velocity
+        self.velocity_mask = np.array([velocity is not None and k in velocity.kinds for k in self._action_kinds])
+        if (self.velocity_mask & self.delta_mask).any():
+            raise ValueError(f"profile {self.profile.name}: a dimension cannot be both delta and velocity")
+        vel_names = [n for n, v in zip(self.action_names, self.velocity_mask) if v]
+        self._vel_max = np.array([spec.joint(n).max_velocity for n in vel_names])
+        self._vel_lower = np.array([spec.joint(n).lower for n in vel_names])
+        self._vel_upper = np.array([spec.joint(n).upper for n in vel_names])
 
     def _base_max(self, axis: str) -> float:
         base = self.spec.base
         if base is None:
             raise ValueError(f"{self.spec.name}: action {axis!r} is a base axis but the spec has no base")
         return float(base.max_linear if axis in _BASE_LINEAR_AXES else base.max_angular)
+
+    def check_image_keys(self, image_keys) -> None:
+        """ValueError when a camera this adapter feeds is not one of the checkpoint's image keys."""
+        missing = sorted(set(self.camera_keys.values()) - set(image_keys))
+        if missing:
+            raise ValueError(f"the adapter feeds image keys {missing} that the checkpoint lacks "
+                             f"(its keys: {list(image_keys)}; profile {self.profile.name}): convert with the "
+                             "matching --profile or set the adapter's cameras")
 
     # ---- state -------------------------------------------------------------------------------
     def state_vector(self, positions: dict[str, float]) -> np.ndarray:
@@ -175,7 +216,15 @@ class EmbodimentAdapter:
         out = robot_state * self._state_sign
         for i, (name, kind) in enumerate(zip(self.state_names, self._state_kinds)):
             if kind == "gripper":
-                out[i] = self.spec.grippers[name].to_policy(robot_state[i])
+                out[i] = self._gripper_state[name].forward(robot_state[i])
+        return out
+
+    def decode_state(self, model_state: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`encode_state`: model-space state → robot-space state."""
+        out = np.asarray(model_state, dtype=np.float64) * self._state_sign
+        for i, (name, kind) in enumerate(zip(self.state_names, self._state_kinds)):
+            if kind == "gripper":
+                out[i] = self._gripper_state[name].inverse(model_state[i])
         return out
 
     # ---- observation -------------------------------------------------------------------------
@@ -190,7 +239,8 @@ class EmbodimentAdapter:
             if role in self.camera_keys:
                 images[self.camera_keys[role]] = image
         state = self.encode_state(self.state_vector(robot_obs["positions"]))
-        return {"images": images, "state": state.astype(np.float32), "prompt": robot_obs.get("prompt", "")}
+        prompt = robot_obs.get("prompt") or self.profile.default_prompt or ""
+        return {"images": images, "state": state.astype(np.float32), "prompt": prompt}
 
     # ---- actions -----------------------------------------------------------------------------
     def decode(self, model_actions: np.ndarray, current_positions: dict[str, float]) -> np.ndarray:
@@ -213,17 +263,28 @@ class EmbodimentAdapter:
             acts[:, self.delta_mask] += state[idx]
         for i, (name, kind) in enumerate(zip(self.action_names, self._action_kinds)):
             if kind == "gripper":
-                acts[:, i] = self.spec.grippers[name].to_driver(acts[:, i])
+                acts[:, i] = self._gripper_action[name].forward(acts[:, i])
         acts *= self._action_sign
+        if self.velocity_mask.any():
+            v = self.profile.velocity
+            start = self.state_vector(current_positions)[self._action_state_index[self.velocity_mask]]
+            acts[:, self.velocity_mask] = integrate_velocities(
+                start, acts[:, self.velocity_mask], self.control_dt, v.units_per_second, self._vel_max,
+                self._vel_lower, self._vel_upper, v.clip, v.rescale_to_unit_max)
         return self.clamp(acts)
 
     def encode_actions(self, robot_actions: np.ndarray, current_positions: dict[str, float]) -> np.ndarray:
         """Inverse of :meth:`decode` (without clamping): robot actions → model actions, e.g. to
         turn recorded robot trajectories into training targets."""
-        acts = np.asarray(robot_actions, dtype=np.float64) * self._action_sign
+        acts = np.array(robot_actions, dtype=np.float64)
+        if self.velocity_mask.any():
+            start = self.state_vector(current_positions)[self._action_state_index[self.velocity_mask]]
+            acts[:, self.velocity_mask] = differentiate_positions(
+                start, acts[:, self.velocity_mask], self.control_dt, self.profile.velocity.units_per_second)
+        acts *= self._action_sign
         for i, (name, kind) in enumerate(zip(self.action_names, self._action_kinds)):
             if kind == "gripper":
-                acts[:, i] = self.spec.grippers[name].to_policy(acts[:, i])
+                acts[:, i] = self._gripper_action[name].inverse(acts[:, i])
         if self.delta_mask.any():
             state = self.encode_state(self.state_vector(current_positions))
             acts[:, self.delta_mask] -= state[self._action_state_index[self.delta_mask]]

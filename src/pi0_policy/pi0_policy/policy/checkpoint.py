@@ -1,4 +1,4 @@
-"""The project's checkpoint directory: save, read, load, and random-weight checkpoints for demos.
+"""The project's checkpoint format: the directory's files, read and validated, and written.
 
 A checkpoint is a directory with four files:
 
@@ -11,13 +11,16 @@ A checkpoint is a directory with four files:
 - ``tokenizer.model`` — the SentencePiece model of the prompt tokenizer;
 - ``norm_stats.json`` — openpi's format (see `pi0_policy.policy.normalize`).
 
-`read_checkpoint` validates the directory without touching the weights; `load_checkpoint` also
-builds the model. A tokenizer file and norm stats given explicitly replace the directory's own
-(and make them optional). Missing file → ``FileNotFoundError`` naming it; bad content (JSON,
-dims, an unknown preset, weights that do not fit the config) → ``ValueError`` naming the file and
-the problem. LeRobot and openpi directories are read by `pi0_policy.policy.external`:
-`load_checkpoint` accepts them as they are, `external.convert_checkpoint` rewrites them in this
-format.
+`read_checkpoint` validates the directory without touching the weights. A tokenizer file and
+norm stats given explicitly replace the directory's own (and make them optional; one helper,
+`resolve_tokenizer` / `resolve_norm_stats`, for this format and the external ones). Missing file →
+``FileNotFoundError`` naming it; bad content (JSON, dims, an unknown preset) → ``ValueError``
+naming the file and the problem.
+
+Layering: this module knows only its own format. `pi0_policy.policy.external` reads LeRobot and
+openpi directories (and converts them into this format); `pi0_policy.policy.loading` sits above
+both (format detection, building the model from either kind); random-weight checkpoints for
+demos and tests are in `pi0_policy.policy.demo_checkpoint`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 
 from pi0_policy.model.config import IMAGE_KEYS, Pi0Config, get_config
 from pi0_policy.policy.normalize import EPS, NormStats, check_eps, load_norm_stats, save_norm_stats
-from pi0_policy.policy.tokenizer import PromptTokenizer, demo_tokenizer_path
+from pi0_policy.policy.tokenizer import PromptTokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -93,7 +96,8 @@ def _positive_int(data: Mapping, key: str, where: Path) -> int:
     return value
 
 
-def _check_dims(state_dim, action_dim, where) -> None:
+def check_dims(state_dim, action_dim, where) -> None:
+    """Both dims positive integers; ValueError naming ``where`` otherwise."""
     for name, dim in (("state_dim", state_dim), ("action_dim", action_dim)):
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim <= 0:
             raise ValueError(f"{where}: {name} must be a positive integer, got {dim!r}")
@@ -108,7 +112,7 @@ def validate(
     where: Path | str,
 ) -> None:
     """Check that dims, camera keys and statistics fit the model config; ValueError naming them."""
-    _check_dims(state_dim, action_dim, where)
+    check_dims(state_dim, action_dim, where)
     if state_dim > config.max_state_dim:
         raise ValueError(f"{where}: state_dim {state_dim} > the model's max_state_dim {config.max_state_dim}")
     if action_dim > config.max_action_dim:
@@ -125,6 +129,24 @@ def validate(
             raise ValueError(f"{where}: norm stats lack {key!r}")
         if norm_stats[key].dim < dim:
             raise ValueError(f"{where}: norm stats {key!r} have {norm_stats[key].dim} dims, need {dim}")
+
+
+def resolve_tokenizer(given: str | Path | None, directory: Path, hint: str = "give one with tokenizer=...") -> Path:
+    """The tokenizer file: ``given`` if set, else the directory's tokenizer.model; must exist."""
+    path = Path(given) if given is not None else directory / TOKENIZER_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file not found: {path} ({hint})")
+    return path
+
+
+def resolve_norm_stats(given: str | Path | Mapping | None, default) -> dict[str, NormStats] | None:
+    """The statistics: ``given`` (a norm_stats.json path or a ``{"state", "actions"}`` mapping of
+    `NormStats`) if set, else ``default()`` (the directory's own; may return None)."""
+    if isinstance(given, Mapping):
+        return dict(given)
+    if given is not None:
+        return load_norm_stats(given)
+    return default()
 
 
 def read_checkpoint(
@@ -156,15 +178,8 @@ def read_checkpoint(
     weights_path = path / WEIGHTS_FILE
     if not weights_path.is_file():
         raise FileNotFoundError(f"missing checkpoint file: {weights_path}")
-    tokenizer_path = Path(tokenizer) if tokenizer is not None else path / TOKENIZER_FILE
-    if not tokenizer_path.is_file():
-        raise FileNotFoundError(f"missing tokenizer file: {tokenizer_path} (give one with tokenizer=...)")
-    if norm_stats is None:
-        stats = load_norm_stats(path / NORM_STATS_FILE)
-    elif isinstance(norm_stats, Mapping):
-        stats = dict(norm_stats)
-    else:
-        stats = load_norm_stats(norm_stats)
+    tokenizer_path = resolve_tokenizer(tokenizer, path)
+    stats = resolve_norm_stats(norm_stats, lambda: load_norm_stats(path / NORM_STATS_FILE))
     validate(config, state_dim, action_dim, image_keys, stats, config_path)
     return CheckpointInfo(
         path=path,
@@ -178,40 +193,6 @@ def read_checkpoint(
         weights_path=weights_path,
         source=dict(data.get("source") or {}),
     )
-
-
-def _check_tokenizer_fits(info: CheckpointInfo) -> PromptTokenizer:
-    tok = info.tokenizer()
-    if tok.vocab_size > info.config.vocab_size:
-        raise ValueError(
-            f"{info.tokenizer_path}: tokenizer has {tok.vocab_size} pieces, more than the model's "
-            f"vocab_size {info.config.vocab_size}"
-        )
-    return tok
-
-
-def load_checkpoint(
-    path: str | Path,
-    device: str = "cpu",
-    dtype: str = "float32",
-    tokenizer: str | Path | None = None,
-    norm_stats: str | Path | Mapping | None = None,
-):
-    """``(model, info, tokenizer)``: the π0 model with the checkpoint's weights, in eval mode.
-
-    ``path`` may also be a LeRobot or openpi directory, read in place by
-    `pi0_policy.policy.external.read_external` (its network sizes matched from the weights).
-    """
-    from pi0_policy.model.weights import build_model
-    from pi0_policy.policy.external import detect_format, read_external
-
-    if detect_format(path) == FORMAT:
-        info = read_checkpoint(path, tokenizer=tokenizer, norm_stats=norm_stats)
-    else:
-        info = read_external(path, tokenizer=tokenizer, norm_stats=norm_stats)[0]
-    tok = _check_tokenizer_fits(info)
-    model = build_model(info.config, dtype=dtype, device=device, weights=info.weights_path)
-    return model, info, tok
 
 
 def save_checkpoint(
@@ -265,49 +246,15 @@ def save_checkpoint(
     return path
 
 
-def random_norm_stats(state_dim: int, action_dim: int, seed: int = 0) -> dict[str, NormStats]:
-    """Plausible statistics for a demo: means in [-0.5, 0.5], stds in [0.5, 1.5]."""
-    rng = np.random.default_rng(seed)
-
-    def one(dim):
-        mean = rng.uniform(-0.5, 0.5, dim).astype(np.float32)
-        std = rng.uniform(0.5, 1.5, dim).astype(np.float32)
-        return NormStats(mean=mean, std=std, q01=mean - 2 * std, q99=mean + 2 * std)
-
-    return {"state": one(state_dim), "actions": one(action_dim)}
+# Moved to `loading` (above this module and `external`) and `demo_checkpoint` (random weights);
+# forwarded on first use, for callers written before the move.
+_MOVED = {"load_checkpoint": "loading", "make_random_checkpoint": "demo_checkpoint",
+          "random_norm_stats": "demo_checkpoint"}
 
 
-def make_random_checkpoint(
-    path: str | Path,
-    preset: str = "pi0_tiny",
-    state_dim: int = 14,
-    action_dim: int = 14,
-    norm_stats: Mapping[str, NormStats] | None = None,
-    seed: int = 0,
-    image_keys: tuple[str, ...] = DEFAULT_IMAGE_KEYS,
-    dtype: str = "float32",
-    **config_overrides,
-) -> Path:
-    """A checkpoint with random weights (seeded) and the package's demo tokenizer, for demos and tests.
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-    ``norm_stats`` defaults to `random_norm_stats`; ``config_overrides`` go to ``get_config``
-    (e.g. ``action_horizon=25``); ``dtype`` is that of the stored weights ("bfloat16" halves a
-    full-size ``pi0`` file to about 6.5 GB).
-    """
-    from pi0_policy.model.weights import build_model
-
-    config = get_config(preset, **config_overrides)
-    _check_dims(state_dim, action_dim, path)
-    stats = dict(norm_stats) if norm_stats is not None else random_norm_stats(state_dim, action_dim, seed)
-    model = build_model(config, dtype=dtype, seed=seed)
-    return save_checkpoint(
-        path,
-        model,
-        config,
-        state_dim,
-        action_dim,
-        demo_tokenizer_path(),
-        stats,
-        image_keys=image_keys,
-        source={"kind": "random", "preset": preset, "seed": seed},
-    )
+        return getattr(importlib.import_module(f"pi0_policy.policy.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

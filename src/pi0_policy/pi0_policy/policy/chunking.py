@@ -14,12 +14,21 @@ Timing convention (the one the node, the ActionChunk message and the tests share
     lies in ``(now - dt, now]``. Kept action ``first + j`` gets ``time_from_start = (j + 1) * dt``,
     so the trajectory begins at the robot's present and every point lies in the future.
 
+    Publishing and delivery take time too: ``lead`` (seconds, e.g. one control period) drops
+    the actions whose target time is within ``lead`` of ``now`` as well, so that every point of
+    a published trajectory still lies in the future when it reaches the controller (a
+    trajectory that ends in the past is rejected, and one that starts in the past jumps).
+
+`plan_chunk` is the node's whole planning step after inference, as one pure function: schedule,
+optional temporal ensembling with earlier chunks, velocity cap from the measured position, clamp.
+
 Times are float seconds on one clock (the node uses its ROS clock).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -69,17 +78,20 @@ def first_future_index(obs_time: float, now: float, dt: float) -> int:
 
 
 def schedule_chunk(actions: np.ndarray, obs_time: float, now: float, dt: float,
-                   max_actions: int | None = None) -> ScheduledChunk:
+                   max_actions: int | None = None, lead: float = 0.0) -> ScheduledChunk:
     """Drop the actions that passed while the model ran and stamp the rest (see module docstring).
 
     ``actions`` is ``Float[H, D]``. ``max_actions`` (optional) keeps at most that many actions
     after dropping (e.g. the replan interval plus some overlap). If every action has passed, the
-    result has no actions (``N = 0``): the caller must then hold rather than publish.
+    result has no actions (``N = 0``): the caller must then hold rather than publish. ``lead``
+    (>= 0 s) also drops the actions due within ``lead`` of ``now`` (publish and delivery time).
     """
     actions = np.asarray(actions)
     if actions.ndim != 2:
         raise ValueError(f"actions must be 2-D (H, D), got shape {actions.shape}")
-    first = min(first_future_index(obs_time, now, dt), len(actions))
+    if not lead >= 0:
+        raise ValueError(f"lead must be >= 0 s, got {lead!r}")
+    first = min(first_future_index(obs_time, now + lead, dt), len(actions))
     kept = actions[first:]
     if max_actions is not None:
         if max_actions < 1:
@@ -104,6 +116,10 @@ def cap_step_velocity(current: np.ndarray, targets: np.ndarray, max_velocity: np
     step = np.asarray(max_velocity, dtype=np.float64) * dt
     if np.any(~(step > 0)):
         raise ValueError(f"max_velocity must be > 0 in every dimension, got {max_velocity!r}")
+    if len(targets):
+        steps = np.diff(np.vstack([current, targets]), axis=0)
+        if np.all(np.abs(steps) <= step):
+            return targets.copy()  # already within the limit everywhere (the common case)
     out = np.empty_like(targets)
     previous = current
     for k, target in enumerate(targets):
@@ -151,3 +167,65 @@ def temporal_ensemble(chunks: list[ScheduledChunk], new: ScheduledChunk,
     return ScheduledChunk(start=new.start, first=new.first, actions=blended.astype(new.actions.dtype),
                           times_from_start=new.times_from_start, dt=new.dt)
 
+
+def cap_chunk(chunk: ScheduledChunk, current: np.ndarray | None, joint_cols, max_velocity: np.ndarray,
+              clamp: Callable[[np.ndarray], np.ndarray]) -> ScheduledChunk:
+    """``chunk`` with its joint columns ``joint_cols`` velocity-capped from the measured
+    ``current`` positions (`cap_step_velocity`; skipped when ``current`` is None), then every
+    column passed through ``clamp`` (limits; a measured position may lie just outside one)."""
+    actions = np.array(chunk.actions, dtype=np.float64)
+    if current is not None and len(joint_cols):
+        actions[:, joint_cols] = cap_step_velocity(current, actions[:, joint_cols], max_velocity, chunk.dt)
+    return ScheduledChunk(start=chunk.start, first=chunk.first, actions=clamp(actions),
+                          times_from_start=chunk.times_from_start, dt=chunk.dt)
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What `plan_chunk` needs to know about the robot and the execution mode.
+
+    ``joint_cols``: action columns that are joint positions (velocity-capped), with their
+    ``max_velocity``; ``clamp``: robot actions ``Float[N, D]`` → the same within limits.
+    ``mode``: "open_loop" or "temporal_ensemble" (``decay``, at most ``max_history`` earlier
+    chunks blended). ``lead``: see `schedule_chunk`.
+    """
+
+    dt: float
+    joint_cols: tuple[int, ...]
+    max_velocity: np.ndarray
+    clamp: Callable[[np.ndarray], np.ndarray]
+    mode: str = "open_loop"
+    decay: float = 0.01
+    max_history: int = 8
+    lead: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The result of `plan_chunk`: the chunk to publish (None: hold, ``reason`` says why) and
+    the raw chunks to remember for the next ensemble."""
+
+    chunk: ScheduledChunk | None
+    history: tuple[ScheduledChunk, ...]
+    reason: str = ""
+
+
+def plan_chunk(actions: np.ndarray, obs_time: float, now: float, current: np.ndarray | None,
+               history: tuple[ScheduledChunk, ...], settings: PlanSettings) -> Plan:
+    """Robot-space ``actions`` ``Float[H, D]`` from an observation at ``obs_time``, ready at
+    ``now`` → the chunk to publish: late actions dropped (`schedule_chunk` with the lead),
+    blended with ``history`` in temporal_ensemble mode, capped from the measured joint
+    positions ``current`` (``Float[J]`` in ``joint_cols`` order) and clamped. Every action late
+    → no chunk (hold)."""
+    chunk = schedule_chunk(actions, obs_time, now, settings.dt, lead=settings.lead)
+    if not len(chunk.actions):
+        return Plan(None, (), f"inference took {now - obs_time:.2f} s, longer than the whole chunk")
+    if settings.mode == "temporal_ensemble":
+        # ACT: blend with the raw predictions of earlier chunks still covering the future
+        kept = tuple(c for c in history if c.end > now)[-settings.max_history:]
+        raw, chunk = chunk, temporal_ensemble(list(kept), chunk, settings.decay)
+        history = kept + (raw,)
+    else:
+        history = ()
+    chunk = cap_chunk(chunk, current, list(settings.joint_cols), settings.max_velocity, settings.clamp)
+    return Plan(chunk, history)

@@ -1,4 +1,6 @@
-"""LeRobot and openpi π0 checkpoint directories → the project's format (`convert_checkpoint`).
+"""LeRobot and openpi π0 checkpoint directories: read in place (`read_external`, typed
+`ExternalInfo`), or converted into the project's format (`convert_checkpoint`). Format detection
+and model building for any kind are in `pi0_policy.policy.loading`.
 
 LeRobot (``lerobot/pi0``-style, from ``save_pretrained``):
     config.json (``"type": "pi0"``; input/output features give the camera keys, state and action
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -52,28 +55,53 @@ LEROBOT_OVERRIDES = {
 SUPPORTED_NORMALIZATION = ("MEAN_STD", "IDENTITY")
 
 
-def detect_format(path: str | Path) -> str:
-    """ "pi0_ros", "lerobot" or "openpi" for a checkpoint directory.
+@dataclass(frozen=True)
+class ExternalInfo:
+    """What a LeRobot or openpi directory says, before matching the weights to a config.
 
-    config.json with ``"format": "pi0_ros"`` → the project's; with a ``"type"`` (or any
-    policy_preprocessor*.json) → LeRobot; any other config.json, or none but an ``assets/``
-    folder → openpi. Anything else is taken for a project checkpoint, so that loading it names
-    the missing file.
+    ``overrides``: Pi0Config fields set by the directory (e.g. ``num_steps`` from LeRobot's
+    ``num_inference_steps``); ``state_dim``/``action_dim``: None when the directory does not say
+    (openpi: taken from the statistics); ``norm_stats``: None when it has none (or, openpi,
+    several: ``norm_stats_found`` lists them).
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"checkpoint directory not found: {path}")
+
+    kind: str
+    overrides: dict
+    state_dim: int | None
+    action_dim: int | None
+    image_keys: tuple[str, ...]
+    norm_stats: dict[str, NormStats] | None
+    norm_eps: float
+    norm_stats_found: tuple[str, ...] = ()
+
+
+def external_kind(path: Path) -> str | None:
+    """ "lerobot" or "openpi" for such a directory, None for anything else (the project's format).
+
+    config.json with a ``"type"`` (or any policy_preprocessor*.json) → LeRobot (a type other than
+    "pi0" is a ValueError); any other config.json without ``"format": "pi0_ros"``, or none but an
+    ``assets/`` folder → openpi.
+    """
     config_path = path / ckpt.CONFIG_FILE
     data = ckpt.read_json(config_path) if config_path.is_file() else None
     if data is not None and data.get("format") == ckpt.FORMAT:
-        return ckpt.FORMAT
+        return None
     if (data is not None and "type" in data) or any(path.glob("policy_preprocessor*.json")):
         if (data or {}).get("type", "pi0") != "pi0":
             raise ValueError(f"{config_path}: LeRobot policy type {data['type']!r} is not 'pi0'")
         return "lerobot"
     if data is not None or (path / "assets").is_dir():
         return "openpi"
-    return ckpt.FORMAT
+    return None
+
+
+def __getattr__(name: str):
+    # detect_format moved to `loading` (above this module); forwarded for earlier callers.
+    if name == "detect_format":
+        from pi0_policy.policy.loading import detect_format
+
+        return detect_format
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------- weights
@@ -139,7 +167,7 @@ def _lerobot_eps(path: Path) -> float:
     return LEROBOT_EPS
 
 
-def read_lerobot(path: Path) -> dict:
+def read_lerobot(path: Path) -> ExternalInfo:
     """What a LeRobot pi0 directory says: overrides, dims, image keys, statistics, eps."""
     config_path = path / ckpt.CONFIG_FILE
     data = ckpt.read_json(config_path)
@@ -181,23 +209,19 @@ def read_lerobot(path: Path) -> dict:
             stats[ours] = NormStats.identity(dim)
         elif flat:
             stats[ours] = _stats_from_flat(flat, feature, f"{path}/policy_*processor*.safetensors")
-    return {
-        "overrides": overrides,
-        "state_dim": state_dim,
-        "action_dim": action_dim,
-        "image_keys": tuple(image_keys),
-        "norm_stats": stats if len(stats) == 2 else None,
-        "norm_eps": _lerobot_eps(path),
-    }
+    return ExternalInfo(kind="lerobot", overrides=overrides, state_dim=state_dim, action_dim=action_dim,
+                        image_keys=tuple(image_keys), norm_stats=stats if len(stats) == 2 else None,
+                        norm_eps=_lerobot_eps(path))
 
 
 # ---------------------------------------------------------------------------------- openpi
-def read_openpi(path: Path) -> dict:
+def read_openpi(path: Path) -> ExternalInfo:
     """What an openpi converted directory says.
 
     config.json (optional, written by openpi's converter): ``action_dim`` (the padded width of
     state and actions), ``action_horizon``, ``max_token_len``; ``"pi05": true`` is rejected.
-    Statistics: the one ``assets/*/norm_stats.json`` (several: none is chosen).
+    Statistics: the one ``assets/<asset id>/norm_stats.json`` (the id may nest, as pi0_aloha_sim's
+    ``lerobot/aloha_sim_transfer_cube_human``; several: none is chosen).
     """
     config_path = path / ckpt.CONFIG_FILE
     data = ckpt.read_json(config_path) if config_path.is_file() else {}
@@ -212,16 +236,11 @@ def read_openpi(path: Path) -> dict:
                 overrides[key] = int(data[key])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{config_path}: {error}") from error
-    found = sorted(path.glob("assets/*/norm_stats.json"))
-    return {
-        "overrides": overrides,
-        "state_dim": None,
-        "action_dim": None,
-        "image_keys": ckpt.DEFAULT_IMAGE_KEYS,
-        "norm_stats": load_norm_stats(found[0]) if len(found) == 1 else None,
-        "norm_stats_found": [str(p.relative_to(path)) for p in found],
-        "norm_eps": OPENPI_EPS,
-    }
+    found = sorted(path.glob("assets/**/norm_stats.json"))  # asset ids may nest: lerobot/aloha_sim_...
+    return ExternalInfo(kind="openpi", overrides=overrides, state_dim=None, action_dim=None,
+                        image_keys=tuple(ckpt.DEFAULT_IMAGE_KEYS),
+                        norm_stats=load_norm_stats(found[0]) if len(found) == 1 else None,
+                        norm_eps=OPENPI_EPS, norm_stats_found=tuple(str(p.relative_to(path)) for p in found))
 
 
 # ---------------------------------------------------------------------------------- read / convert
@@ -241,44 +260,39 @@ def read_external(
     the statistics' dims).
     """
     src = Path(src)
-    kind = detect_format(src)
-    if kind == "pi0_ros":
-        raise ValueError(f"{src} is already in the project's format")
+    if not src.is_dir():
+        raise FileNotFoundError(f"checkpoint directory not found: {src}")
+    kind = external_kind(src)
+    if kind is None:
+        raise ValueError(f"{src} is already in the project's format (or not a LeRobot/openpi directory)")
     info = read_lerobot(src) if kind == "lerobot" else read_openpi(src)
     weights_path = src / ckpt.WEIGHTS_FILE
     if not weights_path.is_file():
         raise FileNotFoundError(f"missing checkpoint file: {weights_path}")
-    tokenizer = Path(tokenizer) if tokenizer is not None else src / ckpt.TOKENIZER_FILE
-    if not tokenizer.is_file():
-        raise FileNotFoundError(
-            f"tokenizer file not found: {tokenizer} ({kind} checkpoints have none: give one)"
-        )
-    if isinstance(norm_stats, Mapping):
-        stats = dict(norm_stats)
-    else:
-        stats = load_norm_stats(norm_stats) if norm_stats is not None else info["norm_stats"]
-    if stats is None and len(info.get("norm_stats_found", [])) > 1:
-        raise ValueError(f"{src}: several norm stats files {info['norm_stats_found']}; choose one")
+    tokenizer = ckpt.resolve_tokenizer(tokenizer, src, f"{kind} checkpoints have none: give one")
+    stats = ckpt.resolve_norm_stats(norm_stats, lambda: info.norm_stats)
+    if stats is None and len(info.norm_stats_found) > 1:
+        raise ValueError(f"{src}: several norm stats files {list(info.norm_stats_found)}; choose one")
     if stats is None:
         raise FileNotFoundError(f"{src} has no normalisation statistics; give a norm_stats.json")
-    state_dim = state_dim or info["state_dim"] or stats["state"].dim
-    action_dim = action_dim or info["action_dim"] or stats["actions"].dim
-    config, mapping = match_config(weights_path, preset, info["overrides"])
-    ckpt.validate(config, state_dim, action_dim, tuple(info["image_keys"]), stats, src)
+    state_dim = state_dim or info.state_dim or stats["state"].dim
+    action_dim = action_dim or info.action_dim or stats["actions"].dim
+    config, mapping = match_config(weights_path, preset, info.overrides)
+    ckpt.validate(config, state_dim, action_dim, info.image_keys, stats, src)
     source = {
         "kind": kind,
         "path": str(src.resolve()),
         "preset_matched": config.name,
-        "overrides": json.loads(json.dumps(info["overrides"])),
+        "overrides": json.loads(json.dumps(info.overrides)),
     }
     checkpoint = ckpt.CheckpointInfo(
         path=src,
         config=config,
         state_dim=state_dim,
         action_dim=action_dim,
-        image_keys=tuple(info["image_keys"]),
+        image_keys=info.image_keys,
         norm_stats=stats,
-        norm_eps=info["norm_eps"],
+        norm_eps=info.norm_eps,
         tokenizer_path=tokenizer,
         weights_path=weights_path,
         source=source,

@@ -12,6 +12,12 @@ then padded with black, symmetrically: the odd pixel goes to the bottom/right. A
 becomes 168×224 plus 28 black rows above and below. Black is 0 in [0, 1], so −1 in the model's
 range. An image already ``size × size`` is only scaled.
 
+``resize="antialias"`` follows openpi's JAX pipeline instead (``jax.image.resize`` linear, which
+antialiases when shrinking, then rounded to uint8; openpi's robot clients do the same with PIL
+before sending): the checkpoint's convention profile chooses (`pi0_policy.policy.profiles`). On a
+480×640 image the two differ by up to ~150/255 at sharp edges; this antialiased path agrees with
+openpi's own ``resize_with_pad`` within 1/255 (rounding ties) on the reference test images.
+
 A missing camera is a blank image (all −1) with its mask False: the model ignores its tokens.
 """
 
@@ -24,6 +30,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 IMAGE_SIZE = 224
+RESIZE_METHODS = ("bilinear", "antialias")
 
 
 def to_unit_chw(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -47,28 +54,39 @@ def to_unit_chw(image: np.ndarray, name: str = "image") -> np.ndarray:
     return chw
 
 
-def resize_with_pad(image_chw: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Float ``[3, H, W]`` in [0, 1] → float32 ``[3, size, size]`` in [0, 1], aspect ratio kept."""
+def resize_with_pad(image_chw: np.ndarray, size: int = IMAGE_SIZE, method: str = "bilinear") -> np.ndarray:
+    """Float ``[3, H, W]`` in [0, 1] → float32 ``[3, size, size]`` in [0, 1], aspect ratio kept.
+
+    ``method``: ``bilinear`` (no antialiasing) or ``antialias`` (antialiased, rounded to 1/255)."""
+    if method not in RESIZE_METHODS:
+        raise ValueError(f"resize method {method!r}; choose from {list(RESIZE_METHODS)}")
     _, height, width = image_chw.shape
     if (height, width) == (size, size):
         return np.asarray(image_chw, dtype=np.float32)
     ratio = max(width / size, height / size)
     new_h, new_w = int(height / ratio), int(width / ratio)
     tensor = torch.from_numpy(np.require(image_chw, np.float32, ["C", "W"]))[None]
-    resized = F.interpolate(tensor, size=(new_h, new_w), mode="bilinear", align_corners=False)
-    resized = resized.clamp(0.0, 1.0)
+    if method == "antialias":
+        resized = F.interpolate(tensor * 255.0, size=(new_h, new_w), mode="bilinear", align_corners=False,
+                                antialias=True)
+        resized = torch.round(resized).clamp(0.0, 255.0) / 255.0
+    else:
+        resized = F.interpolate(tensor, size=(new_h, new_w), mode="bilinear", align_corners=False)
+        resized = resized.clamp(0.0, 1.0)
     top, left = (size - new_h) // 2, (size - new_w) // 2
     padded = F.pad(resized, (left, size - new_w - left, top, size - new_h - top), value=0.0)
     return padded[0].numpy()
 
 
-def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE, name: str = "image") -> np.ndarray:
+def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE, name: str = "image",
+                  method: str = "bilinear") -> np.ndarray:
     """One accepted image → float32 ``[3, size, size]`` in [-1, 1]."""
-    return resize_with_pad(to_unit_chw(image, name), size) * np.float32(2.0) - np.float32(1.0)
+    return resize_with_pad(to_unit_chw(image, name), size, method) * np.float32(2.0) - np.float32(1.0)
 
 
 def prepare_images(
-    images: Mapping[str, np.ndarray], image_keys: Sequence[str], size: int = IMAGE_SIZE
+    images: Mapping[str, np.ndarray], image_keys: Sequence[str], size: int = IMAGE_SIZE,
+    method: str = "bilinear",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images by model key → ``(float32[n_cam, 3, size, size] in [-1, 1], bool[n_cam] masks)``.
 
@@ -84,7 +102,7 @@ def prepare_images(
     masks = np.zeros(len(image_keys), dtype=bool)
     for i, key in enumerate(image_keys):
         if images.get(key) is not None:
-            pixels[i] = prepare_image(images[key], size, name=f"images[{key!r}]")
+            pixels[i] = prepare_image(images[key], size, name=f"images[{key!r}]", method=method)
             masks[i] = True
     if not masks.any():
         raise ValueError(f"no camera image given; expected at least one of {list(image_keys)}")

@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 from pi0_policy.policy.base import BasePolicy
-from pi0_policy.policy.checkpoint import CheckpointInfo, load_checkpoint
+from pi0_policy.policy.checkpoint import CheckpointInfo
+from pi0_policy.policy.loading import load_checkpoint
 from pi0_policy.policy.images import prepare_images
+from pi0_policy.policy.profiles import checkpoint_profile
 from pi0_policy.policy.normalize import normalize, unnormalize
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
@@ -43,6 +45,7 @@ class Pi0Policy(BasePolicy):
         self.info = info
         self.tokenizer = tokenizer
         self.num_steps = int(num_steps) if num_steps is not None else info.config.num_steps
+        self.profile = checkpoint_profile(info.path)  # convention profile: image resize, default prompt
         if self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps!r}")
 
@@ -52,12 +55,13 @@ class Pi0Policy(BasePolicy):
         path: str | Path,
         device: str = "cpu",
         dtype: str = "float32",
-        num_steps: int | None = 10,
+        num_steps: int | None = None,
         tokenizer: str | Path | None = None,
         norm_stats: str | Path | Mapping | None = None,
     ) -> "Pi0Policy":
-        """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.checkpoint.load_checkpoint`:
-        the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed)."""
+        """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.loading.load_checkpoint`:
+        the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed).
+        ``num_steps`` None: the checkpoint's own (its config's; LeRobot's ``num_inference_steps``)."""
         model, info, tok = load_checkpoint(
             path, device=device, dtype=dtype, tokenizer=tokenizer, norm_stats=norm_stats
         )
@@ -75,6 +79,7 @@ class Pi0Policy(BasePolicy):
             "max_action_dim": cfg.max_action_dim,
             "num_steps": self.num_steps,
             "checkpoint": str(self.info.path),
+            "profile": self.profile.name,
         }
 
     # ------------------------------------------------------------------ stages
@@ -120,9 +125,9 @@ class Pi0Policy(BasePolicy):
                 f"observation 'images' must be a dict of key → image, got {type(obs['images']).__name__}"
             )
         images, image_masks = prepare_images(
-            obs["images"], self.info.image_keys, self.info.config.vision.image_size
+            obs["images"], self.info.image_keys, self.info.config.vision.image_size, self.profile.image_resize
         )
-        tokens, token_masks = self.tokenizer.encode(obs["prompt"])
+        tokens, token_masks = self.tokenizer.encode(obs["prompt"] or self.profile.default_prompt or "")
         state = self._state(obs["state"])
         noise = self._noise(obs.get("noise"))
         device, dtype = self.model.device, self.model.dtype

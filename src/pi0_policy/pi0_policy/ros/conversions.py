@@ -8,6 +8,8 @@ Every malformed message raises :class:`ImageError` naming the problem; nothing h
 from __future__ import annotations
 
 import numpy as np
+# The one set of time converters (pi0_hw_interfaces.ros_time), re-exported for the node's modules.
+from pi0_hw_interfaces.ros_time import sec_to_duration, sec_to_time, time_to_sec  # noqa: F401
 
 # encoding → (channels, OpenCV colour conversion to RGB, or None if already RGB)
 _CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
@@ -138,26 +140,3 @@ def rgb_to_compressed(rgb: np.ndarray, fmt: str = "jpeg", stamp=None, quality: i
     msg.format = fmt
     msg.data = buf.tobytes()
     return msg
-
-
-def time_to_sec(stamp) -> float:
-    """``builtin_interfaces/Time`` → float seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def sec_to_time(seconds: float):
-    """float seconds (>= 0) → ``builtin_interfaces/Time``."""
-    from builtin_interfaces.msg import Time
-
-    sec = int(np.floor(seconds))
-    nanosec = min(int(round((seconds - sec) * 1e9)), 999_999_999)
-    return Time(sec=sec, nanosec=nanosec)
-
-
-def sec_to_duration(seconds: float):
-    """float seconds (>= 0) → ``builtin_interfaces/Duration``."""
-    from builtin_interfaces.msg import Duration
-
-    sec = int(np.floor(seconds))
-    nanosec = min(int(round((seconds - sec) * 1e9)), 999_999_999)
-    return Duration(sec=sec, nanosec=nanosec)

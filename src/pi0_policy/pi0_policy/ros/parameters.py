@@ -7,25 +7,16 @@ checks that they agree). ``read_parameters(node)`` returns :class:`PolicyParams`
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from pi0_hw_interfaces.ros_common import Param, declare
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
+
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
 DTYPES = ("float32", "bfloat16", "float16")
 BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter: name, default (its type is the parameter's type), description, checks."""
-
-    name: str
-    default: object
-    description: str
-    choices: tuple = ()
-    minimum: float | None = None
 
 
 SCHEMA: tuple[Param, ...] = (
@@ -40,7 +31,8 @@ SCHEMA: tuple[Param, ...] = (
           "fault (the robot holds, the node reconnects).", minimum=1e-3),
     Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
     Param("dtype", "float32", "Model weights dtype.", choices=DTYPES),
-    Param("num_steps", 10, "Flow-matching integration steps per chunk (the paper uses 10).", minimum=1),
+    Param("num_steps", 0, "Flow-matching integration steps per chunk; 0 = the checkpoint's own value "
+          "(its config's num_steps, LeRobot's num_inference_steps; 10 in the paper).", minimum=0),
     Param("adapter_file", "", "Adapter YAML (robot space <-> model space); empty = the packaged one "
           "for the embodiment."),
     *(p for role in CAMERA_ROLES for p in (
@@ -53,7 +45,7 @@ SCHEMA: tuple[Param, ...] = (
               minimum=0),
     )),
     Param("joint_state_topic", "", "sensor_msgs/JointState topic; empty = the spec's (joint_states)."),
-    Param("instruction_topic", "/pi0/instruction", "std_msgs/String instruction topic (reliable, "
+    Param("instruction_topic", INSTRUCTION_TOPIC, "std_msgs/String instruction topic (reliable, "
           "transient local)."),
     Param("replan_interval", 0, "Actions executed per chunk before the next one is computed; 0 = the "
           "spec's (16 at 20 Hz, 25 at 50 Hz).", minimum=0),
@@ -61,6 +53,13 @@ SCHEMA: tuple[Param, ...] = (
           "stale inputs.", minimum=1e-3),
     Param("max_input_skew", 0.25, "Seconds: the latest samples of all inputs must lie this close "
           "together in time.", minimum=1e-3),
+    Param("max_future_stamp", 0.05, "Seconds an input's header stamp may lie ahead of the node's clock; "
+          "further ahead is a fault (the clocks disagree): no chunk, hold.", minimum=0.0),
+    Param("joint_limit_tolerance", 0.02, "A measured joint position beyond a limit by more than this (rad or "
+          "m) is an impossible state: fault, no chunk, hold (commanded inside the limits).", minimum=0.0),
+    Param("command_lead", 0.1, "Seconds: actions due within this time of the chunk being ready are "
+          "dropped too (publish and delivery time, which reach 0.1 s on a loaded 2-core machine), so "
+          "trajectories never start or end in the past; 0 = one control period.", minimum=0.0),
     Param("dry_run", False, "Compute and publish ActionChunk and status, but send no robot commands."),
     Param("execution_mode", "open_loop", "open_loop: execute each chunk as computed (the paper's default);"
           " temporal_ensemble: blend overlapping chunks (the paper found it hurt).", choices=EXECUTION_MODES),
@@ -89,7 +88,7 @@ class PolicyParams:
     server_timeout: float
     device: str
     dtype: str
-    num_steps: int
+    num_steps: int | None  # None: the checkpoint's
     adapter_file: str
     camera_topics: dict
     camera_compressed: dict
@@ -99,6 +98,9 @@ class PolicyParams:
     replan_interval: int
     max_input_age: float
     max_input_skew: float
+    max_future_stamp: float
+    joint_limit_tolerance: float
+    command_lead: float
     dry_run: bool
     execution_mode: str
     ensemble_decay: float
@@ -110,17 +112,7 @@ class PolicyParams:
 
 def declare_parameters(node) -> None:
     """Declare every parameter of ``SCHEMA`` on ``node`` (once, in the constructor)."""
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    for p in SCHEMA:
-        text = p.description + (f" One of {list(p.choices)}." if p.choices else "")
-        descriptor = ParameterDescriptor(description=text)
-        if p.minimum is not None and isinstance(p.default, float):
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(p.minimum),
-                                                                  to_value=math.inf)]
-        elif p.minimum is not None and isinstance(p.default, int) and not isinstance(p.default, bool):
-            descriptor.integer_range = [IntegerRange(from_value=int(p.minimum), to_value=2**31 - 1, step=1)]
-        node.declare_parameter(p.name, p.default, descriptor)
+    declare(node, SCHEMA)
 
 
 def validate(values: dict) -> PolicyParams:
@@ -129,10 +121,7 @@ def validate(values: dict) -> PolicyParams:
         p = _BY_NAME.get(name)
         if p is None:
             raise ValueError(f"unknown parameter {name!r}")
-        if p.choices and value not in p.choices:
-            raise ValueError(f"parameter {name}={value!r}: choose one of {list(p.choices)}")
-        if p.minimum is not None and not (value >= p.minimum):
-            raise ValueError(f"parameter {name}={value!r}: must be >= {p.minimum}")
+        p.check(value)
     required = ("embodiment", "server_uri" if values.get("backend") == "remote" else "checkpoint")
     for name in required:
         if not str(values[name]).strip():
@@ -146,7 +135,7 @@ def validate(values: dict) -> PolicyParams:
         server_timeout=float(values["server_timeout"]),
         device=values["device"],
         dtype=values["dtype"],
-        num_steps=int(values["num_steps"]),
+        num_steps=int(values["num_steps"]) or None,
         adapter_file=values["adapter_file"],
         camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},
         camera_compressed={r: bool(values[f"cameras.{r}.compressed"]) for r in CAMERA_ROLES},
@@ -157,6 +146,9 @@ def validate(values: dict) -> PolicyParams:
         replan_interval=int(values["replan_interval"]),
         max_input_age=float(values["max_input_age"]),
         max_input_skew=float(values["max_input_skew"]),
+        max_future_stamp=float(values["max_future_stamp"]),
+        joint_limit_tolerance=float(values["joint_limit_tolerance"]),
+        command_lead=float(values["command_lead"]),
         dry_run=bool(values["dry_run"]),
         execution_mode=values["execution_mode"],
         ensemble_decay=float(values["ensemble_decay"]),

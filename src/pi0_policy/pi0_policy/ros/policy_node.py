@@ -4,31 +4,36 @@ Lifecycle (standard services ``~/change_state``, ``~/get_state``):
 - configure: read and validate parameters, load the embodiment spec, adapter and checkpoint,
   warm up, create subscriptions, publishers, timers and ``~/set_instruction``. A missing or bad
   checkpoint (or parameter) → FAILURE; the reason is logged and in PolicyStatus.faults.
-- activate: the control loop runs. deactivate: no new chunks; a hold trajectory at the measured
-  position and a zero twist are sent, so the robot holds. cleanup: everything is released.
+- activate: the control loop runs. deactivate and shutdown: no new chunks; a hold trajectory
+  at the measured position (clamped into the joint limits) and a zero twist are sent, so the
+  robot holds. cleanup: everything is released. The console script does the same on SIGINT and
+  SIGTERM before it exits (see `main`).
 
-Control loop (a timer at the embodiment's control rate, on the executor): when inputs are fresh,
-mutually close and an instruction is set, it hands a planning job to the inference worker thread
-every ``replan_interval`` actions. The job encodes the observation (adapter), runs the policy,
-decodes (delta → absolute, grippers, clamping), drops the actions that passed while it ran (see
-policy/chunking.py), caps the first steps by the joint velocity limits and publishes one
-JointTrajectory per trajectory controller, the ActionChunk and the status. A base gets a Twist
-(or TwistStamped) every tick; zero while holding. Any fault (stale, missing or malformed input,
-NaN, policy error) or an empty instruction → no chunk; a running chunk is replaced by a hold.
+Control loop (a timer at the embodiment's control rate): when inputs are fresh, mutually close
+and an instruction is set, it hands a planning job to the inference worker thread every
+``replan_interval`` actions. The job encodes the observation (adapter), runs the policy, decodes
+it, and plans the chunk with the pure `pi0_policy.policy.chunking.plan_chunk` (late actions
+dropped, optional ensembling, velocity cap, clamp), then publishes one JointTrajectory per
+trajectory controller, the ActionChunk and the status. A base gets a Twist (or TwistStamped)
+every tick; zero while holding. Any fault (stale, future-stamped, missing or malformed input,
+an impossible joint state, NaN, policy error) or an empty instruction → no chunk; a running chunk
+is replaced by a hold.
 """
 from __future__ import annotations
 
 import math
 import threading
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import State
 from pi0_msgs.msg import PolicyStatus
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
-from pi0_policy.policy.chunking import cap_step_velocity, schedule_chunk, temporal_ensemble
+from pi0_policy.policy.chunking import PlanSettings, plan_chunk
 from pi0_policy.ros import commands, qos
 from pi0_policy.ros.inputs import InputTracker
 from pi0_policy.ros.parameters import declare_parameters, read_parameters
@@ -37,14 +42,33 @@ from pi0_policy.ros.worker import InferenceWorker
 
 MAX_INSTRUCTION_CHARS = 500
 MAX_ENSEMBLE_CHUNKS = 8  # temporal ensembling: earlier chunks kept (50 actions / replan 4 → ~12 overlap)
-_STATES = {1: "unconfigured", 2: "inactive", 3: "active", 4: "finalized", 10: "configuring"}
+HOLD_ACK_TIMEOUT_S = 1.0  # shutdown: how long to wait for the controllers to acknowledge the hold
+_LABELS = {State.PRIMARY_STATE_UNCONFIGURED: "unconfigured", State.PRIMARY_STATE_INACTIVE: "inactive",
+           State.PRIMARY_STATE_ACTIVE: "active", State.PRIMARY_STATE_FINALIZED: "finalized",
+           State.TRANSITION_STATE_CONFIGURING: "configuring"}
 
 
 def load_pi0_policy(params):
-    """Default policy factory: the ``backend`` parameter's (local checkpoint or remote server)."""
+    """Default policy factory: the ``backend`` parameter's (local checkpoint or remote server;
+    ``num_steps`` None = the checkpoint's own)."""
     from pi0_policy.policy.factory import make_policy
 
     return make_policy(params)
+
+
+@dataclass
+class RunState:
+    """Everything that changes while the node runs, in one place (guarded by the node's lock)."""
+
+    active: bool = False
+    chunk: object = None          # the ScheduledChunk being executed
+    history: tuple = ()           # recent raw chunks, for temporal ensembling
+    next_plan: float = -math.inf  # time of the next planning job
+    sequence: int = 0
+    chunks_published: int = 0
+    policy_fault: str = ""
+    input_faults: list = field(default_factory=list)
+    latency: dict = field(default_factory=dict)
 
 
 class PolicyNode(LifecycleNode):
@@ -57,12 +81,12 @@ class PolicyNode(LifecycleNode):
         declare_parameters(self)
         self._policy_factory = policy_factory or load_pi0_policy
         self._lock = threading.RLock()
-        self._state = (1, "unconfigured")
+        self._state_id = State.PRIMARY_STATE_UNCONFIGURED
         self._config_fault = ""
         self._built = []  # subscriptions, publishers, services, timers of configure; cleanup destroys them
         self._status_pub = self.create_publisher(PolicyStatus, "~/status", qos.REPORT)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.REPORT)
-        self._reset_run_state()
+        self.run = RunState()
         self.params = self.spec = self.adapter = self.policy = self.tracker = self.worker = None
         self._last_status_key = None
         if self.get_parameter("autostart").value or self.get_parameter("autoconfigure").value:
@@ -70,7 +94,7 @@ class PolicyNode(LifecycleNode):
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
-        self._set_state(10)  # "configuring": the CLI shows "loading checkpoint …" meanwhile
+        self._set_state(State.TRANSITION_STATE_CONFIGURING)  # "configuring": the CLI shows "loading checkpoint …" meanwhile
         try:
             self._configure()
         except (ValueError, KeyError, OSError, RuntimeError, ImportError) as e:
@@ -80,50 +104,62 @@ class PolicyNode(LifecycleNode):
             self._config_fault = f"configure error: {type(e).__name__}: {e}"
             return TransitionCallbackReturn.ERROR
         self._config_fault = ""
-        self._set_state(2)
-        self.get_logger().info(f"configured: {self.spec.name}, checkpoint {self.params.checkpoint}")
+        self._set_state(State.PRIMARY_STATE_INACTIVE)
+        self.get_logger().info(f"configured: {self.spec.name}, checkpoint {self.params.checkpoint}, "
+                               f"{self.policy.metadata.get('num_steps', '?')} flow steps")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
         with self._lock:
-            self._reset_run_state()
-            self._active = True
-        self._set_state(3)
+            self.run = RunState(active=True)
+        self._set_state(State.PRIMARY_STATE_ACTIVE)
         return super().on_activate(state)
 
     def on_deactivate(self, state) -> TransitionCallbackReturn:
-        with self._lock:
-            self._active = False
-        self.worker.wait_idle(timeout=30.0)
-        self._hold(self._now(), "deactivated")
-        self._set_state(2)
+        self.stop_and_hold("deactivated", stop_worker=False)
+        self._set_state(State.PRIMARY_STATE_INACTIVE)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state) -> TransitionCallbackReturn:
         self._release()
-        self._set_state(1)
+        self._set_state(State.PRIMARY_STATE_UNCONFIGURED)
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state) -> TransitionCallbackReturn:
-        with self._lock:
-            self._active = False
-        if self.worker is not None:
-            self._hold(self._now(), "shutdown")
+        self.stop_and_hold("shutdown")
         self._release()
-        self._set_state(4)
+        self._set_state(State.PRIMARY_STATE_FINALIZED)
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state) -> TransitionCallbackReturn:
         self._release()
-        self._set_state(1)
+        self._set_state(State.PRIMARY_STATE_UNCONFIGURED)
         return TransitionCallbackReturn.SUCCESS
 
     def _autostart(self):
+        # Cancelled, not destroyed: destroying a timer inside its own callback races with an
+        # executor that already made a task for it ("cannot use Destroyable" at exit).
         self._autostart_timer.cancel()
-        self.destroy_timer(self._autostart_timer)
         configured = self.trigger_configure() == TransitionCallbackReturn.SUCCESS
         if configured and self.get_parameter("autostart").value:
             self.trigger_activate()
+
+    def stop_and_hold(self, reason: str, stop_worker: bool = True) -> None:
+        """No new chunks; wait for (or stop) the inference job; send a hold at the measured
+        position and a zero twist, and wait (up to HOLD_ACK_TIMEOUT_S) until the controllers
+        acknowledged it. Safe to call in any state and more than once."""
+        with self._lock:
+            self.run.active = False
+        if self.worker is None:
+            return
+        if stop_worker:
+            self.worker.stop(timeout=30.0)
+        else:
+            self.worker.wait_idle(timeout=30.0)
+        self._hold(self._now(), reason, always=True)
+        if self.context.ok() and self.params is not None and not self.params.dry_run:
+            for _, pub in self._traj_pubs:
+                pub.wait_for_all_acked(rclpy.duration.Duration(seconds=HOLD_ACK_TIMEOUT_S))
 
     # ---- configure ---------------------------------------------------------------------------
     def _configure(self):
@@ -134,9 +170,13 @@ class PolicyNode(LifecycleNode):
 
         self.params = p = read_parameters(self)
         self.spec = spec = load_embodiment(p.embodiment)
-        self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None))
         self.policy = self._policy_factory(p)
         meta = self.policy.metadata
+        # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
+        self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
+                                         profile=meta.get("profile"))
+        if meta.get("image_keys"):  # a remote (openpi) server may not tell its keys
+            self.adapter.check_image_keys(meta["image_keys"])
         if meta.get("state_dim", spec.state_dim) != spec.state_dim or meta.get("action_dim", spec.action_dim) \
                 < spec.action_dim:  # a remote (openpi) server may not tell its dims
             raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
@@ -144,16 +184,22 @@ class PolicyNode(LifecycleNode):
                              f"{spec.action_dim}")
         self.replan_interval = p.replan_interval or spec.replan_interval
         self._action_names = list(self.adapter.action_names)
-        self._joint_cols = [i for i, d in enumerate(spec.action_dims) if d.kind != "base"]
-        self._joint_names = [self._action_names[i] for i in self._joint_cols]
-        self._max_velocity = spec.limits(self._joint_names)[2]
+        joint_cols = tuple(i for i, d in enumerate(spec.action_dims) if d.kind != "base")
+        self._joint_names = [self._action_names[i] for i in joint_cols]
+        self._limits = {j.name: (j.lower, j.upper) for j in spec.joints}
+        self._plan_settings = PlanSettings(
+            dt=spec.dt, joint_cols=joint_cols, max_velocity=spec.limits(self._joint_names)[2],
+            clamp=self.adapter.clamp, mode=p.execution_mode, decay=p.ensemble_decay,
+            max_history=MAX_ENSEMBLE_CHUNKS, lead=p.command_lead or spec.dt)
         self._base_cols = {d.name: i for i, d in enumerate(spec.action_dims) if d.kind == "base"}
         if p.warmup:
             self._warmup()
         self.tracker = InputTracker(joints=spec.joint_names, joint_topic=p.joint_state_topic
                                     or spec.joint_state_topic, max_age=p.max_input_age,
                                     max_skew=p.max_input_skew, bridge=make_bridge(),
-                                    known_joints=tuple(spec.base.wheel_joints) if spec.base else ())
+                                    known_joints=tuple(spec.base.wheel_joints) if spec.base else (),
+                                    limits=self._limits, limit_tolerance=p.joint_limit_tolerance,
+                                    max_future=p.max_future_stamp)
         self._create_endpoints()
         self.worker = InferenceWorker(on_error=self._on_worker_error)
 
@@ -180,8 +226,7 @@ class PolicyNode(LifecycleNode):
             cb = (lambda msg, role=cam.role: tracker.on_image(role, msg, self._now()))
             msg_type = CompressedImage if compressed else Image
             self._keep(self.create_subscription(msg_type, topic, cb, qos.SENSOR))
-        self._keep(self.create_subscription(JointState, tracker.joint_topic,
-                                            lambda m: tracker.on_joint_state(m, self._now()), qos.SENSOR))
+        self._keep(self.create_subscription(JointState, tracker.joint_topic, self._on_joint_state, qos.SENSOR))
         self._keep(self.create_subscription(String, p.instruction_topic,
                                             lambda m: self._set_instruction(m.data), qos.INSTRUCTION))
         self._keep(self.create_service(SetInstruction, "~/set_instruction", self._on_set_instruction))
@@ -210,7 +255,7 @@ class PolicyNode(LifecycleNode):
         self._release()
         self._config_fault = f"configure failed: {reason}"
         self.get_logger().error(self._config_fault)
-        self._set_state(1)
+        self._set_state(State.PRIMARY_STATE_UNCONFIGURED)
         return TransitionCallbackReturn.FAILURE
 
     def _release(self):
@@ -222,20 +267,10 @@ class PolicyNode(LifecycleNode):
         if hasattr(self.policy, "close"):  # a remote policy's connection
             self.policy.close()
         self.params = self.spec = self.adapter = self.policy = self.worker = self.tracker = None
-        self._reset_run_state()
+        with self._lock:
+            self.run = RunState()
 
     # ---- runtime -----------------------------------------------------------------------------
-    def _reset_run_state(self):
-        self._active = False
-        self._chunk = None            # the ScheduledChunk being executed
-        self._history = []            # recent chunks, for temporal ensembling
-        self._next_plan = -math.inf   # time of the next planning job
-        self._sequence = 0
-        self._chunks_published = 0
-        self._policy_fault = ""
-        self._input_faults = []
-        self._latency = {}
-
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
@@ -256,37 +291,54 @@ class PolicyNode(LifecycleNode):
         response.accepted, response.message = True, ("holding" if not text.strip() else "accepted")
         return response
 
+    def _on_joint_state(self, msg):
+        """Store the joint state; a planning job that is due starts now, on the newest measurement,
+        rather than up to a control period later on the next tick."""
+        now = self._now()
+        self.tracker.on_joint_state(msg, now)
+        with self._lock:
+            run = self.run
+            if (run.active and now >= run.next_plan and not self.worker.busy and self.tracker.instruction
+                    and not self.tracker.faults(now)):
+                self.worker.submit(self._plan)
+
     def _tick(self):
         """Control-rate timer: fault checks, holds, base velocity stream, planning jobs."""
         now = self._now()
         with self._lock:
-            if not self._active:
+            run = self.run
+            if not run.active:
                 return
             faults = self.tracker.faults(now)
-            self._input_faults = faults
+            run.input_faults = faults
             if faults or not self.tracker.instruction:
-                if self._chunk is not None:
+                if run.chunk is not None:
                     self._hold(now, "; ".join(faults) or "empty instruction")
-            elif now >= self._next_plan and not self.worker.busy:
+            elif now >= run.next_plan and not self.worker.busy:
                 self.worker.submit(self._plan)
-            chunk = self._chunk
+            chunk = run.chunk
         if self._twist_pub and not self.params.dry_run:
             vel = commands.base_velocity_at(chunk, self._base_cols, now)
             self._twist_pub.publish(commands.twist(vel, self._twist_stamped, now))
         self._publish_status()
 
-    def _hold(self, now: float, reason: str):
-        """Replace any running chunk by a hold at the measured position, and stop the base."""
+    def _hold(self, now: float, reason: str, always: bool = False):
+        """Replace any running chunk by a hold at the measured position (clamped into the joint
+        limits), and stop the base. Sent when a chunk runs, or ``always``."""
         with self._lock:
-            was_running, self._chunk, self._history = self._chunk is not None, None, []
-            self._next_plan = -math.inf
-        if self.params is None or self.params.dry_run or self.tracker is None:
+            run = self.run
+            was_running, run.chunk, run.history, run.next_plan = run.chunk is not None, None, (), -math.inf
+        if self.params is None or self.params.dry_run or self.tracker is None or not self.context.ok():
             return
-        if was_running:
+        if not (was_running or always):
+            return
+        if was_running and not always:
             self.get_logger().warning(f"holding: {reason}")
+        elif always:
+            self.get_logger().info(f"hold sent: {reason}")
         positions = self.tracker.current_positions()
         for joints, pub in self._traj_pubs:
-            msg = commands.hold_trajectory(joints, positions, self.spec.dt)
+            msg = commands.hold_trajectory(joints, positions, self.spec.dt, self._limits)
             if msg is not None:
                 pub.publish(msg)
         if self._twist_pub:
@@ -295,7 +347,7 @@ class PolicyNode(LifecycleNode):
 
     def _plan(self):
         """Worker thread: one chunk from the latest inputs, published if still active and valid."""
-        t_start = time.perf_counter()
+        t_start, cpu_start = time.perf_counter(), time.thread_time()
         snap, faults = self.tracker.snapshot(self._now())
         if snap is None or not snap.prompt:
             return
@@ -308,36 +360,31 @@ class PolicyNode(LifecycleNode):
             actions = self.adapter.decode(out["actions"], snap.positions)
         except ValueError as e:
             with self._lock:
-                self._policy_fault = f"policy: {e}"
-            self._hold(self._now(), self._policy_fault)
+                self.run.policy_fault = f"policy: {e}"
+            self._hold(self._now(), f"policy: {e}")
             return
-        now = self._now()
-        chunk = schedule_chunk(actions, snap.obs_time, now, self.spec.dt)
         with self._lock:
-            if not self._active or not self.tracker.instruction or self.tracker.faults(now):
+            run, now = self.run, self._now()
+            if not run.active or not self.tracker.instruction or self.tracker.faults(now):
                 return  # deactivated, cleared or faulted while the model ran: the tick holds
-            if not len(chunk.actions):
-                self._policy_fault = (f"policy: inference took {now - snap.obs_time:.2f} s, longer than the "
-                                      f"whole chunk; holding")
-                self._hold(now, self._policy_fault)
+            positions = self.tracker.current_positions()
+            current = (np.array([positions[j] for j in self._joint_names])
+                       if all(j in positions for j in self._joint_names) else None)
+            plan = plan_chunk(actions, snap.obs_time, now, current, run.history, self._plan_settings)
+            if plan.chunk is None:
+                run.policy_fault = f"policy: {plan.reason}; holding"
+                self._hold(now, run.policy_fault)
                 return
-            if self.params.execution_mode == "temporal_ensemble":
-                # ACT: blend with the raw predictions of earlier chunks still covering the future
-                self._history = [c for c in self._history if c.end > now][-MAX_ENSEMBLE_CHUNKS:]
-                raw, chunk = chunk, temporal_ensemble(self._history, chunk, self.params.ensemble_decay)
-                self._history.append(raw)
-            chunk = self._cap_velocity(chunk, self.tracker.current_positions())
-            self._chunk, self._policy_fault = chunk, ""
-            self._next_plan = snap.obs_time + self.replan_interval * self.spec.dt
-            sequence, self._sequence = self._sequence, self._sequence + 1
+            run.chunk, run.history, run.policy_fault = plan.chunk, plan.history, ""
+            run.next_plan = snap.obs_time + self.replan_interval * self.spec.dt
+            sequence, run.sequence = run.sequence, run.sequence + 1
             if not self.params.dry_run:  # under the lock: a hold from the tick cannot interleave
                 for joints, pub in self._traj_pubs:
-                    pub.publish(commands.joint_trajectory(joints, self._action_names, chunk))
-        timing = out.get("timing", {})
-        done = time.perf_counter()
-        with self._lock:  # recorded before the ActionChunk goes out, so readers see this chunk's numbers
-            self._chunks_published += 1
-            self._latency = {
+                    pub.publish(commands.joint_trajectory(joints, self._action_names, plan.chunk))
+            timing = out.get("timing", {})
+            done = time.perf_counter()
+            run.chunks_published += 1  # recorded before the ActionChunk goes out: readers see its numbers
+            run.latency = {
                 "preprocess": timing.get("preprocess", 0.0) + (t_encoded - t_start),
                 "observation_forward": timing.get("observation_forward", 0.0),
                 "action_steps": timing.get("action_steps", 0.0),
@@ -345,51 +392,45 @@ class PolicyNode(LifecycleNode):
                 "server": timing.get("server", 0.0),    # remote backend only
                 "network": timing.get("network", 0.0),  # remote backend only
                 "total": self._now() - snap.newest_time,
+                "job_cpu": time.thread_time() - cpu_start,  # this thread's CPU time (load-independent)
             }
-            latency = dict(self._latency)
+            latency = dict(run.latency)
         self._chunk_pub.publish(commands.action_chunk(
-            chunk, embodiment=self.spec.name, action_names=self._action_names, obs_time=snap.obs_time,
+            plan.chunk, embodiment=self.spec.name, action_names=self._action_names, obs_time=snap.obs_time,
             sequence=sequence, instruction=snap.prompt, inference_latency=done - t_start, latency=latency))
 
-    def _cap_velocity(self, chunk, positions):
-        """Limit every step, from the measured position on, to the joints' velocity limits."""
-        if any(j not in positions for j in self._joint_names):
-            return chunk
-        current = np.array([positions[j] for j in self._joint_names])
-        actions = np.array(chunk.actions, dtype=np.float64)
-        actions[:, self._joint_cols] = cap_step_velocity(current, actions[:, self._joint_cols],
-                                                         self._max_velocity, chunk.dt)
-        actions = self.adapter.clamp(actions)  # a measured position may lie just outside a limit
-        return type(chunk)(start=chunk.start, first=chunk.first, actions=actions,
-                           times_from_start=chunk.times_from_start, dt=chunk.dt)
-
     def _on_worker_error(self, exc: BaseException):
+        if not self.context.ok():
+            return  # shutting down: a publish from the last job may fail; nothing to hold any more
         self.get_logger().error(f"inference job failed: {exc!r}")
         with self._lock:
-            self._policy_fault = f"policy: {type(exc).__name__}: {exc}"
-        self._hold(self._now(), self._policy_fault)
+            self.run.policy_fault = f"policy: {type(exc).__name__}: {exc}"
+        self._hold(self._now(), self.run.policy_fault)
 
     # ---- status ------------------------------------------------------------------------------
     def _set_state(self, state_id: int):
-        self._state = (state_id, _STATES[state_id])
+        self._state_id = state_id
         self._publish_status(force=True)
 
     def status_report(self) -> StatusReport:
         now = self._now()
         with self._lock:
-            faults = ([self._config_fault] if self._config_fault else []) + list(self._input_faults)
-            faults += [self._policy_fault] if self._policy_fault else []
+            run = self.run
+            faults = ([self._config_fault] if self._config_fault else []) + list(run.input_faults)
+            faults += [run.policy_fault] if run.policy_fault else []
             instruction = self.tracker.instruction if self.tracker else ""
             return StatusReport(
-                node_name=self.get_fully_qualified_name(), lifecycle_state_id=self._state[0],
-                lifecycle_state=self._state[1], embodiment=self.spec.name if self.spec else "",
-                checkpoint=(self.params.checkpoint or self.params.server_uri) if self.params else "", instruction=instruction,
-                holding=self._chunk is None or now > self._chunk.end,
-                chunks_published=self._chunks_published, latency=dict(self._latency),
+                node_name=self.get_fully_qualified_name(), lifecycle_state_id=self._state_id,
+                lifecycle_state=_LABELS[self._state_id], embodiment=self.spec.name if self.spec else "",
+                checkpoint=(self.params.checkpoint or self.params.server_uri) if self.params else "",
+                instruction=instruction, holding=run.chunk is None or now > run.chunk.end,
+                chunks_published=run.chunks_published, latency=dict(run.latency),
                 input_ages=self.tracker.ages(now) if self.tracker else [], faults=faults,
                 dry_run=bool(self.params and self.params.dry_run))
 
     def _publish_status(self, force: bool = False):
+        if not self.context.ok():
+            return
         report = self.status_report()
         if not force and report.key() == self._last_status_key:
             return
@@ -400,22 +441,37 @@ class PolicyNode(LifecycleNode):
 
 
 def main(args=None):
-    """Console script ``pi0_policy_node``: spin the node on a multi-threaded executor."""
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    """Console script ``pi0_policy_node``: spin the node until SIGINT or SIGTERM, then hold.
 
-    rclpy.init(args=args)
+    rclpy's own signal handlers would shut the context down at once, after which nothing can be
+    published; so the node is spun until the signal with the context kept valid, then stops its
+    inference job and sends a hold (waiting for the controllers' acknowledgement), and only then
+    is destroyed and rclpy shut down. One executor thread serves every callback (the node's
+    callbacks are mutually exclusive anyway); inference runs on the worker thread.
+    """
+    import sys
+
+    from pi0_hw_interfaces.ros_common import spin_until_signal
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    sys.setswitchinterval(0.0005)  # the worker thread gets the GIL back quickly between torch ops
     node = PolicyNode()
-    executor = MultiThreadedExecutor()
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
+    reason = "exit"
     try:
-        executor.spin()
+        reason = spin_until_signal(executor) or reason
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        # On SIGINT rclpy has already shut the context down, so no shutdown transition can run:
-        # stop the inference thread before the entities it publishes with are destroyed.
-        if node.worker is not None:
+        if rclpy.ok():
+            node.stop_and_hold(f"{reason}: stopping")
+            node.get_logger().info(f"{reason}: hold sent, exiting")
+        elif node.worker is not None:
             node.worker.stop(timeout=30.0)
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
 

@@ -1,4 +1,4 @@
-"""QoS profiles of the policy node's endpoints, named once.
+"""QoS profiles of the policy node's endpoints, and the instruction topic, named once.
 
 - Cameras and joint states: sensor-data QoS (best effort, keep last), which also matches
   reliable publishers; the node only ever wants the latest sample.
@@ -9,6 +9,8 @@
 """
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
+
+from pi0_policy.ros.topics import INSTRUCTION_TOPIC  # noqa: F401 - the topic that goes with INSTRUCTION
 
 SENSOR = qos_profile_sensor_data
 INSTRUCTION = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,

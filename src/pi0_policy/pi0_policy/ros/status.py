@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pi0_policy.ros.conversions import sec_to_time
+from pi0_hw_interfaces.ros_time import sec_to_time
 
 LATENCY_FIELDS = ("preprocess", "observation_forward", "action_steps", "postprocess", "server", "network",
                   "total")
