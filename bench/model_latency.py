@@ -11,6 +11,12 @@ Also build time, peak memory (process RSS high-water mark; CUDA max allocated), 
 of cached sampling over recomputing the whole sequence at every step, measured in the same run
 (with --uncached-steps k < N, k full-sequence steps are timed and scaled to N: said in the output).
 Ratios against the paper's RTX 4090 numbers are printed for reference only.
+
+Roofline: per part, the FLOPs and minimum bytes of the config (`pi0_policy.model.cost`), the
+achieved GFLOP/s, and its ratio to this machine's matrix-multiply rate in the same dtype, measured
+in the same run (one square matmul timed between the rounds, so both see the same load).
+--baseline eager also times the eager (reference) attention on the same model and inputs, rounds
+interleaved, and prints the speed-up of the chosen attention over it per part.
 """
 from __future__ import annotations
 
@@ -19,11 +25,16 @@ import resource
 import statistics
 import sys
 import time
+from typing import NamedTuple
 
 import torch
 from tqdm import tqdm
 
-from pi0_policy.model import build_model, get_config
+from pi0_policy.model import Pi0Model, build_model, get_config
+from pi0_policy.model.cost import PARTS, chunk_cost
+from pi0_policy.policy.runtime import decide
+
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before anything sets it
 
 # π0 paper, Table I (RTX 4090, 3 cameras, 10 steps), milliseconds.
 PAPER_4090_MS = {"image_encoders": 14.0, "observation_forward": 32.0, "action_steps": 27.0, "total": 73.0}
@@ -49,6 +60,39 @@ def _peak_memory_mb(device: torch.device) -> dict:
     return peak
 
 
+def matmul_rate(dtype: torch.dtype, device, sizes=(256, 512, 1024), tries: int = 3) -> float:
+    """This machine's matrix-multiply rate now, GFLOP/s: the best of `tries` square products of each
+    size in `dtype` (after a warm-up) with the current torch threads."""
+    best = 0.0
+    for size in sizes:
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        torch.mm(a, b)
+        for _ in range(tries):
+            _, seconds = _timed(lambda: torch.mm(a, b), torch.device(device))
+            best = max(best, 2 * size**3 / seconds / 1e9)
+    return best
+
+
+class Variant(NamedTuple):
+    """One way to run the model: attention implementation, dtype, torch threads."""
+
+    attention: str
+    dtype: str
+    threads: int
+
+    def label(self) -> str:
+        return f"{self.attention}, {self.dtype}, {self.threads} thread(s)"
+
+
+def resolve_variant(attention: str, dtype: str, threads: int, device, config) -> Variant:
+    """dtype "auto" and threads 0 as the node chooses them (`pi0_policy.policy.runtime`)."""
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in Pi0Model(config).parameters())
+    choice = decide(dtype, threads, str(device), parameters)
+    return Variant(attention, choice.dtype, choice.num_threads)
+
+
 def make_inputs(config, batch: int, device, seed: int = 0) -> dict:
     """Random model-ready inputs: images in [-1, 1], all cameras present, a half-padded prompt."""
     g = torch.Generator().manual_seed(seed)
@@ -67,50 +111,101 @@ def make_inputs(config, batch: int, device, seed: int = 0) -> dict:
 
 @torch.no_grad()
 def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, repeats=3, cameras=None,
-                  uncached_steps=None, batch=1, compile_steps=False, progress=True, weights=None) -> dict:
-    """Measure and return every number the script prints (times in seconds, memory in MB)."""
+                  uncached_steps=None, batch=1, compile_steps=False, progress=True, weights=None,
+                  attention="sdpa", threads=0, baseline=None) -> dict:
+    """Measure and return every number the script prints (times in seconds, memory in MB).
+
+    dtype "auto" / threads 0: as the policy node chooses them. baseline: None, or a
+    (attention, dtype, threads) to time as well, rounds interleaved with the main variant."""
     device = torch.device(device)
     overrides = {"num_cameras": cameras} if cameras else {}
     config = get_config(preset, **overrides)
     uncached_steps = steps if uncached_steps is None else uncached_steps
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model, build_s = _timed(lambda: build_model(config, dtype=dtype, device=device, weights=weights), device)
+    main = resolve_variant(attention, dtype, threads, device, config)
+    variants = [main]
+    if baseline is not None:
+        variants.append(resolve_variant(*baseline, device, config))
+    models = {}
+    build_s = None
+    for v in variants:
+        if v.dtype not in models:
+            models[v.dtype], seconds = _timed(lambda v=v: build_model(config, dtype=v.dtype, device=device,
+                                                                      weights=weights), device)
+            build_s = build_s if build_s is not None else seconds
+    model = models[main.dtype]
     inputs, noise = make_inputs(config, batch, device)
     if compile_steps:
-        model.compile_denoise_step()
+        model.compile_denoise()
 
-    def one_round():
+    def one_round(v: Variant) -> dict:
+        m = models[v.dtype]
+        m.attention = v.attention
+        torch.set_num_threads(v.threads)
+        if compile_steps and v != main:
+            m.uncompile_denoise()
+        elif compile_steps:
+            m.compile_denoise() if m._compiled_loop is None else None
         prefix_inputs = [inputs[k] for k in ("images", "image_masks", "tokens", "token_masks")]
-        (prefix, valid), images_s = _timed(lambda: model.embed_prefix(*prefix_inputs), device)
-        cache, forward_s = _timed(lambda: model.cache_observation(prefix, valid, inputs["state"]), device)
-        _, steps_s = _timed(lambda: model.denoise(cache, noise, steps), device)
+        (prefix, valid), images_s = _timed(lambda: m.embed_prefix(*prefix_inputs), device)
+        cache, forward_s = _timed(lambda: m.cache_observation(prefix, valid, inputs["state"]), device)
+        _, steps_s = _timed(lambda: m.denoise(cache, noise, steps), device)
         return {"image_encoders": images_s, "observation_forward": forward_s, "action_steps": steps_s,
                 "total": images_s + forward_s + steps_s}
 
-    one_round()  # warm-up (allocations, kernel selection, compilation)
-    rounds = [one_round() for _ in tqdm(range(repeats), desc=f"{preset} cached", disable=not progress)]
+    rounds = {v: [] for v in variants}
+    rates = []
+    for v in variants:
+        one_round(v)  # warm-up (allocations, kernel selection, compilation)
+    for _ in tqdm(range(repeats), desc=f"{preset} cached", disable=not progress):
+        for v in variants:  # interleaved: every variant sees the same load
+            rounds[v].append(one_round(v))
+        torch.set_num_threads(main.threads)
+        rates.append(matmul_rate(model.dtype, device))
+    model.attention = main.attention
+    torch.set_num_threads(main.threads)
     uncached = []
     for _ in tqdm(range(repeats), desc=f"{preset} uncached", disable=not progress):
         _, seconds = _timed(lambda: model.sample_actions(**inputs, noise=noise, num_steps=uncached_steps,
                                                          use_cache=False), device)
         uncached.append(seconds * steps / uncached_steps)
-    result = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+
+    def medians(v):
+        return {k: statistics.median(r[k] for r in rounds[v]) for k in rounds[v][0]}
+
+    result = medians(main)
     result["uncached_total"] = statistics.median(uncached)
     result["uncached_extrapolated_from_steps"] = uncached_steps
     result["cached_speedup"] = result["uncached_total"] / result["total"]
-    result.update(build_s=build_s, parameters=sum(p.numel() for p in model.parameters()))
+    if len(variants) > 1:
+        base = medians(variants[1])
+        result["baseline"] = {"label": variants[1].label(), "attention": variants[1].attention,
+                              "dtype": variants[1].dtype, "threads": variants[1].threads, **base}
+        result["speedup_over_baseline"] = {k: base[k] / result[k] for k in base}
+    result["matmul_gflops"] = statistics.median(rates)
+    bytes_per_value = torch.finfo(model.dtype).bits // 8
+    costs = chunk_cost(config, steps, bytes_per_value)
+    result["roofline"] = {
+        part: {"gflop": costs[part].flops * batch / 1e9, "mbytes": costs[part].bytes / 1e6,
+               "gflops": costs[part].flops * batch / 1e9 / result[part],
+               "of_matmul": costs[part].flops * batch / 1e9 / result[part] / result["matmul_gflops"]}
+        for part in PARTS
+    }
+    parameters = sum(p.numel() for p in model.parameters())
+    weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    result.update(build_s=build_s, parameters=parameters, weights_mb=weights_mb)
     result.update(_peak_memory_mb(device))
-    result.update(loaded=weights is not None, preset=preset, device=str(device), dtype=str(dtype),
+    result.update(loaded=weights is not None, preset=preset, device=str(device), dtype=main.dtype,
                   steps=steps, repeats=repeats, cameras=config.num_cameras, batch=batch,
-                  threads=torch.get_num_threads())
+                  threads=main.threads, attention=main.attention, compiled=compile_steps)
     return result
 
 
 def format_report(r: dict) -> str:
     lines = [
         f"π0 latency: preset={r['preset']} ({r['parameters']:,} params) device={r['device']} "
-        f"dtype={r['dtype']} "
+        f"dtype={r['dtype']} attention={r['attention']}{' compiled' if r['compiled'] else ''} "
         f"cameras={r['cameras']} steps={r['steps']} repeats={r['repeats']} batch={r['batch']} "
         f"threads={r['threads']}",
         f"{'part':<22}{'ms':>12}{'x paper 4090':>15}",
@@ -120,11 +215,23 @@ def format_report(r: dict) -> str:
         lines.append(f"{key:<22}{ms:>12.1f}{ms / paper:>15.1f}")
     note = ("" if r["uncached_extrapolated_from_steps"] == r["steps"]
             else f" (timed {r['uncached_extrapolated_from_steps']} step(s), scaled to {r['steps']})")
+    if "baseline" in r:
+        lines.append(f"speed-up over the baseline ({r['baseline']['label']}; same inputs and run, "
+                     "rounds interleaved):")
+        for key, ratio in r["speedup_over_baseline"].items():
+            lines.append(f"  {key:<20}{r['baseline'][key] * 1e3:>10.1f} ms -> {r[key] * 1e3:>8.1f} ms"
+                         f"{ratio:>8.2f}x")
+    lines.append(f"roofline: matmul rate in this run {r['matmul_gflops']:.1f} GFLOP/s "
+                 f"({r['dtype']}, {r['threads']} thread(s))")
+    lines.append(f"  {'part':<20}{'GFLOP':>10}{'MB':>10}{'GFLOP/s':>10}{'of matmul':>11}")
+    for part, row in r["roofline"].items():
+        lines.append(f"  {part:<20}{row['gflop']:>10.3f}{row['mbytes']:>10.1f}{row['gflops']:>10.1f}"
+                     f"{row['of_matmul']:>10.0%}")
     lines += [
         f"{'uncached total':<22}{r['uncached_total'] * 1e3:>12.1f}{'':>15}{note}",
         f"cached sampling speed-up over recomputing every step: {r['cached_speedup']:.2f}x",
         f"build ({'loaded' if r['loaded'] else 'random init'}): {r['build_s']:.2f} s; "
-        f"peak RSS {r['rss_peak_mb']:.0f} MB"
+        f"peak RSS {r['rss_peak_mb']:.0f} MB (weights {r['weights_mb']:.0f} MB)"
         + (f"; CUDA max allocated {r['cuda_max_allocated_mb']:.0f} MB" if "cuda_max_allocated_mb" in r
            else ""),
     ]
@@ -135,22 +242,37 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="pi0_small")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                        help="auto: as the policy node chooses (pi0_policy.policy.runtime)")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cameras", type=int, default=None, help="default: the preset's (3)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--uncached-steps", type=int, default=None,
                         help="full-sequence steps to time for the uncached baseline (default: --steps)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the denoising step")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile all the Euler steps as one graph (CUDA: captured as CUDA graphs)")
     parser.add_argument("--weights", default=None,
                         help="a safetensors file to load (times loading); default: random weights")
+    parser.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as the node chooses)")
+    parser.add_argument("--baseline", default=None, choices=["sdpa", "eager"],
+                        help="also time this attention, rounds interleaved, and print the speed-up over it")
+    parser.add_argument("--baseline-dtype", default=None, help="the baseline's dtype (default: the same)")
+    parser.add_argument("--baseline-threads", type=int, default=None,
+                        help="the baseline's threads (default: the same; -1: torch's own default)")
     args = parser.parse_args(argv)
     for name in ("steps", "repeats", "batch"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    baseline = None
+    if args.baseline:
+        threads = args.threads if args.baseline_threads is None else args.baseline_threads
+        baseline = (args.baseline, args.baseline_dtype or args.dtype,
+                    TORCH_DEFAULT_THREADS if threads == -1 else threads)
     result = run_benchmark(args.preset, args.device, args.dtype, args.steps, args.repeats, args.cameras,
-                           args.uncached_steps, args.batch, args.compile, weights=args.weights)
+                           args.uncached_steps, args.batch, args.compile, weights=args.weights,
+                           attention=args.attention, threads=args.threads, baseline=baseline)
     print(format_report(result))
     return result
 

@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "pi0_bringup.commands.record",
     "pi0_policy.commands.dataset",
     "pi0_policy.commands.train",
+    "pi0_bringup.commands.eval",
 ]
 
 

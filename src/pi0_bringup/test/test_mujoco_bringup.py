@@ -50,3 +50,9 @@ def test_pi0_bringup_accepts_sim_mujoco(capsys, checkpoint_for, small_cameras): 
             "--param", "warmup:=false", "--embodiment", small_cameras("bimanual_trossen")]
     assert cli.main(argv) == 0
     assert f"starting pi0_hw_interfaces/mujoco_sim as /{namespace}/mujoco_sim" in capsys.readouterr().out
+
+
+def test_sim_params_are_checked_against_the_mujoco_simulator(capsys):
+    argv = ["bringup", "bimanual_trossen", "--sim", "mujoco", "--checkpoint", ".", "--sim-param", "taks:=insertion"]
+    assert cli.main(argv) == 2
+    assert "mujoco_sim has no parameter 'taks'; did you mean 'task'?" in capsys.readouterr().out

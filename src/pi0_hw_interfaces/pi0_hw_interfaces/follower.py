@@ -43,6 +43,12 @@ class GroupFollower:
                                           self.positions)
         return self.trajectory
 
+    def reset(self, positions: Sequence[float]) -> None:
+        """Put the joints at `positions` (clamped) at rest, dropping any trajectory (a sim reset)."""
+        self.positions = safety.clamp_positions(positions, self.limits)
+        self.velocities = np.zeros(len(self.limits.names))
+        self.trajectory = None
+
     def target(self, now: float) -> np.ndarray:
         """The clamped desired positions at `now` (the held state without a trajectory)."""
         if self.trajectory is None:
@@ -82,6 +88,11 @@ class BaseIntegrator:
         self._command = safety.cap_base_velocity(values, self.base.axes, self.base.max_linear,
                                                  self.base.max_angular)
         self._command_time = now
+
+    def reset(self) -> None:
+        """Back to the origin at rest, forgetting the last command (a sim reset)."""
+        self.pose, self.velocity = np.zeros(3), np.zeros(3)
+        self._command = self._command_time = None
 
     def stale(self, now: float) -> bool:
         return safety.is_stale(self._command_time, now, self.base.command_timeout)

@@ -10,9 +10,15 @@ Topics (relative, so a namespace applies; names from the embodiment spec):
   (nav_msgs/Odometry) for mobile classes, a sensor_msgs/Image (rgb8) on every camera topic at
   `camera_rate_hz`, drawn from the state (`render`), and on `~/rejected` (std_msgs/String,
   transient local) "<controller>: <reason>" for every rejected trajectory (also logged).
+
+Tasks (`pi0_hw_interfaces.tasks`, see `tasks/host.py`): `~/reset_task` (std_msgs/String JSON
+`{"task", "seed", "id"}`) starts a seeded episode (the robot is put at the task's start, every
+trajectory dropped); `~/task` (std_msgs/String JSON, transient local) reports the goal, reward
+and success; the task's camera shows the task scene. Parameters `task`, `task_seed` start one.
 """
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -30,6 +36,8 @@ from .render import Renderer
 from .ros_common import (REJECTED_QOS, Param, declare, now_s, trajectory_fields, twist_axes,
                          run_node, twist_type)
 from .ros_time import sec_to_time
+from .tasks.episode import TASK_QOS
+from .tasks.host import TASK_RATE_HZ, TaskHost
 from .trajectory import TrajectoryError
 
 PARAMS = (
@@ -40,6 +48,8 @@ PARAMS = (
     Param("image_height", 0, "Image height, px; 0 = the spec camera's height."),
     Param("initial_positions", [], "Initial joint positions in spec joint order; [] = 0 clamped "
           "into the limits, grippers open."),
+    Param("task", "", "Task to start at launch (pi0_hw_interfaces.tasks); '' = none until ~/reset_task."),
+    Param("task_seed", 0, "Seed of the task started at launch."),
 )
 
 
@@ -92,6 +102,12 @@ class SimRobotNode(Node):
             self.cameras.append((cam, self.create_publisher(Image, cam.topic, 2), w, h))
         sizes = {(w, h) for _, _, w, h in self.cameras}
         self.renderers = {size: Renderer(spec, *size) for size in sizes}
+        self.task_host = TaskHost(spec)
+        self.task_pub = self.create_publisher(String, "~/task", TASK_QOS)
+        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10)
+        if p["task"]:
+            self._reset_task(json.dumps({"task": p["task"], "seed": p["task_seed"]}))
+        self.create_timer(1.0 / TASK_RATE_HZ, self._publish_task)
         self.create_timer(1.0 / rate, self._on_control)
         if p["camera_rate_hz"] > 0 and self.cameras:
             self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
@@ -116,6 +132,35 @@ class SimRobotNode(Node):
         self.get_logger().warning(f"rejected trajectory for {text}")
         self.rejected_pub.publish(String(data=text))
 
+    # ------------------------------------------------------------------ tasks
+    def _reset_task(self, text: str) -> None:
+        """Start a task episode (ValueError on a bad request): robot to the task's start."""
+        names = self.spec.joint_names
+        default = dict(zip(names, initial_positions(self.spec, []).tolist()))
+        start = self.task_host.reset(text, default, now_s(self))
+        values = np.array([start[n] for n in names])
+        for name, group in self.groups.items():
+            group.reset(values[self._slots[name]])
+        if self.base:
+            self.base.reset()
+        self.get_logger().info(f"task {self.task_host.task.spec.name} seed {self.task_host.session.seed}: "
+                               f"{self.task_host.session.goal['instruction']!r}")
+
+    def _on_reset_task(self, msg: String) -> None:
+        try:
+            self._reset_task(msg.data)
+        except ValueError as error:
+            self.get_logger().error(str(error))
+        self._publish_task()
+
+    def _publish_task(self) -> None:
+        if self.task_host.task is None and not self.task_host.error:
+            return  # no task asked for: nothing to report
+        self.task_pub.publish(String(data=json.dumps(self.task_host.state(now_s(self)))))
+
+    def _positions_by_name(self) -> dict:
+        return dict(zip(self.spec.joint_names, self.positions().tolist()))
+
     # ------------------------------------------------------------------ callbacks
     def _on_trajectory_cb(self, controller: str):
         def callback(msg: JointTrajectory):
@@ -133,6 +178,8 @@ class SimRobotNode(Node):
         now = now_s(self)
         for g in self.groups.values():
             g.step(now)
+        if self.task_host.step(now, self._positions_by_name()):
+            self._publish_task()
         stamp = sec_to_time(now)
         msg = JointState()
         msg.header.stamp = stamp
@@ -160,8 +207,12 @@ class SimRobotNode(Node):
         stamp = sec_to_time(now_s(self))
         positions = self.positions()
         pose = self.base.pose if self.base else None
+        named = dict(zip(self.spec.joint_names, positions.tolist()))
         for cam, pub, w, h in self.cameras:
-            img = self.renderers[(w, h)].render(cam.role, positions, pose)
+            if self.task_host.shows(cam.role):
+                img = self.task_host.render(w, h, named)
+            else:
+                img = self.renderers[(w, h)].render(cam.role, positions, pose)
             msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
             msg.header.stamp = stamp
             msg.header.frame_id = f"{cam.role}_camera"

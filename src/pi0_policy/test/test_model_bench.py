@@ -32,6 +32,32 @@ def test_bench_main_on_tiny(bench, capsys):
     assert "(timed 1 step(s), scaled to 2)" in out
 
 
+def test_bench_roofline_and_baseline_ratio(bench, capsys):
+    result = bench.main(["--preset", "pi0_tiny", "--device", "cpu", "--steps", "2", "--repeats", "1",
+                         "--cameras", "1", "--uncached-steps", "1", "--baseline", "eager"])
+    assert result["matmul_gflops"] > 0
+    for part in ("image_encoders", "observation_forward", "action_steps"):
+        row = result["roofline"][part]
+        assert row["gflop"] > 0 and row["mbytes"] > 0
+        assert row["gflops"] == pytest.approx(row["gflop"] / result[part])
+        assert row["of_matmul"] == pytest.approx(row["gflops"] / result["matmul_gflops"])
+        assert result["speedup_over_baseline"][part] == pytest.approx(result["baseline"][part] / result[part])
+    assert result["baseline"]["attention"] == "eager" and result["attention"] == "sdpa"
+    assert (result["dtype"], result["threads"]) == ("float32", 1)  # auto for pi0_tiny (policy.runtime)
+    out = capsys.readouterr().out
+    assert "speed-up over the baseline (eager, float32, 1 thread(s)" in out
+    assert "roofline: matmul rate in this run" in out
+
+
+def test_bench_baseline_with_other_dtype_and_threads(bench):
+    result = bench.run_benchmark("pi0_tiny", "cpu", "float32", steps=1, repeats=1, cameras=1, uncached_steps=1,
+                                 progress=False, threads=1, baseline=("eager", "bfloat16", 2))
+    assert (result["baseline"]["dtype"], result["baseline"]["threads"]) == ("bfloat16", 2)
+    assert result["threads"] == 1 and result["dtype"] == "float32"
+    assert result["speedup_over_baseline"]["total"] == pytest.approx(
+        result["baseline"]["total"] / result["total"])
+
+
 def test_bench_rejects_bad_arguments(bench):
     with pytest.raises(SystemExit):
         bench.main(["--repeats", "0"])

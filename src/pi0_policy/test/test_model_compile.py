@@ -2,6 +2,7 @@
 import dataclasses
 
 import torch
+from test_model_fused_attention import observation, small_config
 
 from pi0_policy.model import build_model, get_config
 
@@ -29,3 +30,21 @@ def test_compiled_denoise_step_matches_eager():
     assert compiled.shape == eager.shape
     torch.testing.assert_close(compiled, eager, atol=COMPILE_ATOL, rtol=0)
     assert not torch.equal(eager, model.sample_actions(**obs, noise=noise + 1, num_steps=3))
+
+
+def test_compiled_denoise_loop_matches_eager():
+    """All the Euler steps as one graph (the CUDA-graph path on a GPU; inductor on this CPU), fused
+    attention, a masked camera and a padded prompt: the eager model's actions."""
+    cfg = small_config()
+    model = build_model(cfg, seed=4).eval()
+    obs, noise = observation(cfg, seed=1)
+    eager = model.sample_actions(**obs, noise=noise, num_steps=3)
+    model.compile_denoise()
+    assert model._compiled_loop.mode is None  # CPU: inductor's default mode (CUDA: reduce-overhead)
+    compiled = model.sample_actions(**obs, noise=noise, num_steps=3)
+    again = model.sample_actions(**obs, noise=noise + 1, num_steps=3)  # reuses the graph
+    model.uncompile_denoise()
+    torch.testing.assert_close(compiled, eager, atol=COMPILE_ATOL, rtol=0)
+    torch.testing.assert_close(again, model.sample_actions(**obs, noise=noise + 1, num_steps=3),
+                               atol=COMPILE_ATOL, rtol=0)
+    assert (again - compiled).abs().max() > 1e-2

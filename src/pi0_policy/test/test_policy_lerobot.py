@@ -31,6 +31,8 @@ def test_lerobot_directory_loads_in_place(policy):
     direct = Pi0Policy.from_checkpoint(lerobot, tokenizer=FIXTURE / "tokenizer" / "tokenizer.model")
     assert direct.info.source["kind"] == "lerobot" and direct.info.config == policy.info.config
     obs = raw_observation()
+    # Two objects, two load paths (and two torch thread counts: threads auto): equal within the
+    # documented float tolerance, not bit for bit.
     # Two objects, two load paths: equal within the documented float tolerance, not bit for bit.
     np.testing.assert_allclose(direct.infer(obs)["actions"], policy.infer(obs)["actions"],
                                atol=SAME_WEIGHTS_ATOL, rtol=0)

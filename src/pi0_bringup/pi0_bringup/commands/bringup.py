@@ -85,7 +85,8 @@ def describe_from_args(args) -> list:
     parameters = parse_overrides(args.param, robots.POLICY_NODE, "--param")
     if args.sim_param and args.hardware != "sim":
         raise ValueError("--sim-param applies to the simulated robot only (--hardware sim)")
-    sim_parameters = parse_overrides(args.sim_param, robots.SIM_NODE, "--sim-param")
+    simulator = robots.SIMULATORS[getattr(args, "sim", "kinematic")]
+    sim_parameters = parse_overrides(args.sim_param, simulator, "--sim-param")
     check_device(parameters.get("device", args.device))
     spec = robots.embodiment_spec(args.robot, args.embodiment)
     checkpoint, note = resolve_checkpoint(spec, args.checkpoint, args.hardware)

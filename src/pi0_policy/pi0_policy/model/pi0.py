@@ -27,7 +27,7 @@ from transformers import SiglipVisionConfig, SiglipVisionModel
 
 from . import masks
 from .config import Pi0Config
-from .shared_attention import GemmaStack, KVCache, shared_forward
+from .shared_attention import GemmaStack, KVCache, check_attention, rope_cos_sin, shared_forward
 from .time_embedding import sample_time, sinusoidal_time_embedding
 
 
@@ -71,9 +71,22 @@ class ObservationCache:
     """What `encode_observation` computes once per observation: keys/values of the prefix and the
     state token, their validity, and the number of valid tokens (the next RoPE position)."""
 
-    kv: KVCache
+    kv: KVCache  # per layer Float[b, g, p + 1 + room, d]: filled slots first, then room for the actions
     valid: Tensor  # Bool[b, p + 1]
     next_position: Tensor  # Long[b]
+    # What every Euler step over H action tokens shares (computed once per observation):
+    step_mask: Tensor | None = None  # Float32[b, 1, H, p + 1 + H] additive
+    step_rope: tuple[Tensor, Tensor] | None = None  # cos, sin Float32[b, 1, H, d] of the action positions
+
+    @property
+    def length(self) -> int:
+        """The number of filled cache slots (prefix and state tokens)."""
+        return self.valid.shape[1]
+
+    @property
+    def room(self) -> int:
+        """Free slots after them, into which each Euler step writes its action tokens' keys/values."""
+        return self.kv[0][0].shape[2] - self.length
 
 
 class Pi0Model(nn.Module):
@@ -90,6 +103,17 @@ class Pi0Model(nn.Module):
         self.action_time_mlp_out = nn.Linear(w, w)
         self.action_out_proj = nn.Linear(w, a)
         self._compiled_step = None
+        self._compiled_loop = None
+        self._attention = "sdpa"
+
+    @property
+    def attention(self) -> str:
+        """The shared layers' attention: "sdpa" (fused, the default) or "eager" (the reference)."""
+        return self._attention
+
+    @attention.setter
+    def attention(self, name: str) -> None:
+        self._attention = check_attention(name)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -205,7 +229,7 @@ class Pi0Model(nn.Module):
         mask = masks.additive_mask(masks.attention_mask(valid, block_start))
         (_, expert_out), _ = shared_forward(
             self.paligemma_with_expert.stacks, [prefix, suffix], mask, masks.positions(valid),
-            self.config.rope_theta,
+            self.config.rope_theta, attention=self.attention,
         )
         return self._velocity(expert_out)
 
@@ -255,7 +279,8 @@ class Pi0Model(nn.Module):
         return self.cache_observation(prefix, prefix_valid, state)
 
     def cache_observation(self, prefix: Tensor, prefix_valid: Tensor, state: Tensor) -> ObservationCache:
-        """One forward over the embedded prefix and the state token; keeps their keys/values."""
+        """One forward over the embedded prefix and the state token; keeps their keys/values (with
+        room for the action tokens' keys/values of each Euler step, written in place)."""
         b = prefix.shape[0]
         valid = torch.cat([prefix_valid, torch.ones(b, 1, dtype=torch.bool, device=prefix.device)], dim=1)
         block_start = torch.zeros_like(valid)
@@ -264,20 +289,36 @@ class Pi0Model(nn.Module):
         position = masks.positions(valid)
         _, kv = shared_forward(
             self.paligemma_with_expert.stacks, [prefix, self.embed_state(state)], mask, position,
-            self.config.rope_theta, keep_cache=True,
+            self.config.rope_theta, keep_cache=True, cache_room=self.config.action_horizon,
+            attention=self.attention,
         )
-        return ObservationCache(kv=kv, valid=valid, next_position=position[:, -1] + 1)
+        next_position = position[:, -1] + 1
+        step_mask, step_rope = self._step_inputs(valid, next_position, self.config.action_horizon)
+        return ObservationCache(kv=kv, valid=valid, next_position=next_position, step_mask=step_mask,
+                                step_rope=step_rope)
+
+    def _step_inputs(self, valid: Tensor, next_position: Tensor, horizon: int) -> tuple[Tensor, tuple]:
+        """The additive mask and RoPE of H action tokens after the cached tokens (same at every step)."""
+        b = valid.shape[0]
+        # Action queries see every valid cached token (prefix and state) and all action tokens.
+        allowed = torch.cat([valid[:, None, :].expand(b, horizon, -1),
+                             torch.ones(b, horizon, horizon, dtype=torch.bool, device=valid.device)], dim=2)
+        position = next_position[:, None] + torch.arange(horizon, device=valid.device)
+        rope = rope_cos_sin(position, self.config.expert.head_dim, self.config.rope_theta)
+        return masks.additive_mask(allowed), rope
 
     def denoise_step(self, cache: ObservationCache, x_t: Tensor, time: Tensor) -> Tensor:
         """Float32[b, H, a]: the velocity at x_t, time Float[b], running only the action tokens."""
-        b, horizon = x_t.shape[:2]
-        # Action queries see every valid cached token (prefix and state) and all action tokens.
-        allowed = torch.cat([cache.valid[:, None, :].expand(b, horizon, -1),
-                             torch.ones(b, horizon, horizon, dtype=torch.bool, device=x_t.device)], dim=2)
-        position = cache.next_position[:, None] + torch.arange(horizon, device=x_t.device)
+        horizon = x_t.shape[1]
+        if cache.step_mask is not None and cache.step_mask.shape[2] == horizon:
+            mask, rope = cache.step_mask, cache.step_rope
+        else:
+            mask, rope = self._step_inputs(cache.valid, cache.next_position, horizon)
         (_, expert_out), _ = shared_forward(
             self.paligemma_with_expert.stacks, [None, self.embed_actions(x_t, time)],
-            masks.additive_mask(allowed), position, self.config.rope_theta, past=cache.kv,
+            mask, None, self.config.rope_theta, past=cache.kv,
+            past_length=cache.length if cache.room >= horizon else None, attention=self.attention,
+            rope=rope,
         )
         return self._velocity(expert_out)
 
@@ -286,21 +327,28 @@ class Pi0Model(nn.Module):
         """Float32[b, H, a]: Euler-integrate from t = 1 (noise) to t = 0 using the cached observation.
 
         step_fn(cache, x_t, time) -> velocity defaults to `denoise_step` (compiled after
-        `compile_denoise_step()`); pass a wrapper to inspect intermediate steps.
+        `compile_denoise_step()`); pass a wrapper to inspect intermediate steps. After
+        `compile_denoise()` (and without step_fn) all the steps run as one compiled graph.
         """
+        if step_fn is None and self._compiled_loop is not None:
+            return self._compiled_loop(cache, noise, num_steps)
         step_fn = step_fn or self._compiled_step or self.denoise_step
         b = cache.valid.shape[0]
         return self._euler(lambda x_t, time: step_fn(cache, x_t, time), b, noise, num_steps)
 
-    def _euler(self, velocity, b: int, noise: Tensor | None, num_steps: int | None) -> Tensor:
-        """x ← x + dt·v(x, t) for t = 1, 1 + dt, ..., dt = −1/num_steps, starting from the noise."""
+    def _steps_and_noise(self, b: int, noise: Tensor | None, num_steps: int | None) -> tuple[int, Tensor]:
+        """The checked number of Euler steps and the starting noise Float32[b, H, a] (drawn if None)."""
         num_steps = self.config.num_steps if num_steps is None else int(num_steps)
         if num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         self._check_chunk("noise", noise, b)
         if noise is None:
             noise = torch.randn(b, self.config.action_horizon, self.config.max_action_dim, device=self.device)
-        x_t = noise.to(self.device, torch.float32)
+        return num_steps, noise.to(self.device, torch.float32)
+
+    def _euler(self, velocity, b: int, noise: Tensor | None, num_steps: int | None) -> Tensor:
+        """x ← x + dt·v(x, t) for t = 1, 1 + dt, ..., dt = −1/num_steps, starting from the noise."""
+        num_steps, x_t = self._steps_and_noise(b, noise, num_steps)
         dt = -1.0 / num_steps  # from t = 1 (noise) down to 0 (actions): the paper's τ from 0 to 1
         for k in range(num_steps):
             time = torch.full((b,), 1.0 + k * dt, dtype=torch.float32, device=x_t.device)
@@ -310,6 +358,17 @@ class Pi0Model(nn.Module):
     def compile_denoise_step(self, **compile_kwargs) -> None:
         """Use torch.compile(denoise_step, **compile_kwargs) for the Euler steps from now on."""
         self._compiled_step = torch.compile(self.denoise_step, **compile_kwargs)
+
+    def compile_denoise(self, mode: str | None = None, **compile_kwargs) -> None:
+        """Run all the Euler steps of `denoise` as one compiled graph from now on (CUDA: captured as
+        CUDA graphs); see `pi0_policy.model.compiled_denoise`. `uncompile_denoise()` undoes it."""
+        from .compiled_denoise import CompiledDenoise
+
+        self._compiled_loop = CompiledDenoise(self, mode, **compile_kwargs)
+
+    def uncompile_denoise(self) -> None:
+        self._compiled_loop = None
+        self._compiled_step = None
 
     @torch.no_grad()
     def sample_actions(self, images, image_masks, tokens, token_masks, state, noise=None,

@@ -9,10 +9,20 @@ attention runs (optionally also over cached keys/values of earlier tokens), and 
 its own output projection, residual, norm and MLP to its own tokens. The blocks themselves are
 transformers' `GemmaDecoderLayer`s (weights named as transformers names them); only their
 submodules are called here, so the loop, the cache and the mask are the project's.
+
+Attention implementations (`ATTENTION`): "sdpa" (the default) is torch's fused
+`scaled_dot_product_attention` with grouped-query support (`enable_gqa`: the g key/value heads are
+never repeated, nothing is copied to float32; the kernels accumulate logits and softmax in float32);
+"eager" is the reference (explicit matmuls and softmax in float32, as LeRobot/openpi write it).
+
+The key/value cache is kept in the layout the kernel reads, Float[b, g, k, d], preallocated with
+room for the tokens of later calls (`cache_room`): a later call writes its keys/values into that
+room in place instead of concatenating a copy of the whole cache per layer and step.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import GemmaConfig
 from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm
@@ -20,6 +30,14 @@ from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMS
 from .config import GemmaSpec
 
 KVCache = list[tuple[Tensor, Tensor]]  # per layer: keys, values Float[b, g, k, d] (RoPE applied)
+ATTENTION = ("sdpa", "eager")
+
+
+def check_attention(name: str) -> str:
+    """`name` if it is one of `ATTENTION`, else ValueError naming it and the choices."""
+    if name not in ATTENTION:
+        raise ValueError(f"unknown attention implementation {name!r}; choose one of {list(ATTENTION)}")
+    return name
 
 
 def gemma_config(spec: GemmaSpec, vocab_size: int, eps: float) -> GemmaConfig:
@@ -85,14 +103,33 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
     return out.transpose(1, 2).reshape(b, nq, h * d)
 
 
+def kernel_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """The additive Float32 mask in the query dtype, as `scaled_dot_product_attention` wants it
+    (MASK_VALUE clamped to the dtype's lowest finite value, so float16 masks stay finite)."""
+    if mask.dtype == dtype:
+        return mask
+    return mask.clamp(min=torch.finfo(dtype).min).to(dtype)
+
+
+def attend_fused(q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
+    """Float[b, q, h*d]: as `attend`, by the fused kernel; mask already in q's dtype (`kernel_mask`)."""
+    b, h, nq, d = q.shape
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=k.shape[1] != h)
+    return out.transpose(1, 2).reshape(b, nq, h * d)
+
+
 def shared_forward(
     stacks: list[GemmaStack],
     inputs: list[Tensor | None],
     mask: Tensor,
-    position: Tensor,
+    position: Tensor | None,
     theta: float,
     past: KVCache | None = None,
     keep_cache: bool = False,
+    past_length: int | None = None,
+    cache_room: int = 0,
+    attention: str = "sdpa",
+    rope: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[list[Tensor | None], KVCache | None]:
     """Run the experts' layers jointly over their tokens.
 
@@ -101,7 +138,14 @@ def shared_forward(
     of the given inputs in order; `mask` Float32[b, 1, q, k] additive over keys = past tokens then
     the query tokens; `position` Long[b, q] the RoPE positions of the query tokens.
     past: per layer cached (keys, values) of earlier tokens. keep_cache: also return the keys and
-    values of this call's tokens (per layer, RoPE applied) so a later call can attend to them.
+    values of this call's tokens (per layer, RoPE applied) so a later call can attend to them,
+    in buffers with `cache_room` free slots after them (Float[b, g, q + cache_room, d]).
+    past_length: the number of filled slots of `past` (default: all of it, and this call's keys/values
+    are concatenated after them); when `past` has room after `past_length`, this call's keys/values
+    are written there in place and the mask covers keys = the first past_length + q slots.
+    attention: "sdpa" (fused) or "eager" (the reference), see the module docstring.
+    rope: `rope_cos_sin(position, ...)` when the caller already has it (e.g. the same action
+    positions at every Euler step); computed from `position` when None.
     Returns the per-expert outputs after each expert's final norm (None where no input) and the cache.
     """
     active = [i for i, x in enumerate(inputs) if x is not None]
@@ -110,7 +154,15 @@ def shared_forward(
     hidden = {i: inputs[i] for i in active}
     lengths = [hidden[i].shape[1] for i in active]
     head_dim = stacks[active[0]].spec.head_dim
-    cos, sin = rope_cos_sin(position, head_dim, theta)
+    cos, sin = rope_cos_sin(position, head_dim, theta) if rope is None else rope
+    fused = check_attention(attention) == "sdpa"
+    if fused:
+        mask = kernel_mask(mask, hidden[active[0]].dtype)
+    nq = sum(lengths)
+    if past is not None and past_length is not None:
+        if past_length + nq > past[0][0].shape[2]:
+            raise ValueError(f"the cache holds {past[0][0].shape[2]} slots: no room for {nq} tokens "
+                             f"after {past_length}")
     cache: KVCache | None = [] if keep_cache else None
     for depth in range(stacks[active[0]].spec.depth):
         qs, ks, vs = [], [], []
@@ -126,11 +178,17 @@ def shared_forward(
         k = apply_rope(torch.cat(ks, dim=2), cos, sin)
         v = torch.cat(vs, dim=2)
         if cache is not None:
-            cache.append((k, v))
-        if past is not None:
+            cache.append(_with_room(k, v, cache_room))
+        if past is not None and past_length is None:
             k = torch.cat([past[depth][0], k], dim=2)
             v = torch.cat([past[depth][1], v], dim=2)
-        out = attend(q, k, v, mask)
+        elif past is not None:
+            end = past_length + nq
+            past_k, past_v = past[depth]
+            past_k[:, :, past_length:end].copy_(k)
+            past_v[:, :, past_length:end].copy_(v)
+            k, v = past_k[:, :, :end], past_v[:, :, :end]
+        out = attend_fused(q, k, v, mask) if fused else attend(q, k, v, mask)
         for i, chunk in zip(active, torch.split(out, lengths, dim=1), strict=False):
             layer = stacks[i].layers[depth]
             o_proj = layer.self_attn.o_proj
@@ -138,3 +196,15 @@ def shared_forward(
             hidden[i] = h + layer.mlp(layer.post_attention_layernorm(h))
     outputs = [stacks[i].norm(hidden[i]) if i in hidden else None for i in range(len(inputs))]
     return outputs, cache
+
+
+def _with_room(k: Tensor, v: Tensor, room: int) -> tuple[Tensor, Tensor]:
+    """k, v copied into buffers with `room` empty slots after them (the tokens of later calls)."""
+    if room == 0:
+        return k, v
+    b, g, s, d = k.shape
+    keys = k.new_zeros(b, g, s + room, d)
+    values = v.new_zeros(b, g, s + room, d)
+    keys[:, :, :s] = k
+    values[:, :, :s] = v
+    return keys, values

@@ -28,6 +28,7 @@ from transformers.models.siglip.modeling_siglip import SiglipVisionEmbeddings
 
 from .config import Pi0Config
 from .pi0 import Pi0Model
+from .shared_attention import check_attention
 
 LEROBOT_PREFIX = "model."
 
@@ -178,14 +179,16 @@ def read_state_dict(path: str | Path, model: nn.Module, dtype: torch.dtype,
 
 def build_model(config: Pi0Config, dtype: torch.dtype | str = torch.float32,
                 device: torch.device | str = "cpu", weights: str | Path | None = None,
-                seed: int = 0) -> Pi0Model:
+                seed: int = 0, attention: str = "sdpa") -> Pi0Model:
     """A Pi0Model in eval mode, built on the meta device then materialised on `device`.
 
     weights: a safetensors file in the openpi or LeRobot layout (see module docstring), loaded
     strictly; None initialises randomly with `seed`. dtype: the compute dtype ("float32",
     "bfloat16", ...); reduced-precision models keep the parameters of `FLOAT32_PARAMS` in float32.
+    attention: the shared layers' attention, "sdpa" (fused) or "eager" (the reference).
     """
     dtype, device = resolve_dtype(dtype), torch.device(device)
+    check_attention(attention)
     with torch.device("meta"):
         model = Pi0Model(config)
     if weights is not None:
@@ -198,6 +201,7 @@ def build_model(config: Pi0Config, dtype: torch.dtype | str = torch.float32,
         model.to_empty(device=device)
         init_weights(model, seed)
     _materialise_buffers(model, device)
+    model.attention = attention
     return model.eval()
 
 

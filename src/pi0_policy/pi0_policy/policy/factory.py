@@ -1,6 +1,6 @@
 """`make_policy(params)`: the policy backend the node runs, chosen by the ``backend`` parameter.
 
-- ``local``: `Pi0Policy` over ``checkpoint`` on ``device`` (``dtype``, ``num_steps``);
+- ``local``: `Pi0Policy` over ``checkpoint`` on ``device`` (``dtype``, ``num_threads``, ``num_steps``);
 - ``remote``: `RemotePolicy` to ``server_uri`` (``api_key``, ``server_timeout``): a ``pi0 serve``
   or openpi policy server. It connects here (a server that is down or refuses fails configure
   with the reason); later losses are faults the node rides out: hold, reconnect with backoff.
@@ -19,7 +19,8 @@ def make_policy(params):
         from pi0_policy.policy.local import Pi0Policy
 
         return Pi0Policy.from_checkpoint(params.checkpoint, device=params.device, dtype=params.dtype,
-                                         num_steps=params.num_steps)
+                                         num_steps=params.num_steps,
+                                         num_threads=getattr(params, "num_threads", 0))
     if backend == "remote":
         from pi0_policy.policy.remote import RemotePolicy
 

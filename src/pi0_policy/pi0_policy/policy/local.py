@@ -30,6 +30,7 @@ from pi0_policy.policy.loading import load_checkpoint
 from pi0_policy.policy.images import prepare_images
 from pi0_policy.policy.profiles import checkpoint_profile
 from pi0_policy.policy.normalize import normalize, unnormalize
+from pi0_policy.policy.runtime import RuntimeChoice, apply_threads, count_parameters, decide
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
 OBSERVATION_KEYS = ("images", "state", "prompt", "noise")
@@ -40,8 +41,10 @@ STAGES = ("preprocess", "observation_forward", "action_steps", "postprocess")
 class Pi0Policy(BasePolicy):
     """π0 over a loaded model, its checkpoint info and tokenizer (see the module doc)."""
 
-    def __init__(self, model, info: CheckpointInfo, tokenizer: PromptTokenizer, num_steps: int | None = None):
+    def __init__(self, model, info: CheckpointInfo, tokenizer: PromptTokenizer, num_steps: int | None = None,
+                 runtime: RuntimeChoice | None = None):
         self.model = model.eval()
+        self.runtime = runtime  # the dtype/thread choice made at load (None: the caller's model)
         self.info = info
         self.tokenizer = tokenizer
         self.num_steps = int(num_steps) if num_steps is not None else info.config.num_steps
@@ -54,18 +57,25 @@ class Pi0Policy(BasePolicy):
         cls,
         path: str | Path,
         device: str = "cpu",
-        dtype: str = "float32",
+        dtype: str = "auto",
         num_steps: int | None = None,
         tokenizer: str | Path | None = None,
         norm_stats: str | Path | Mapping | None = None,
+        num_threads: int = 0,
     ) -> "Pi0Policy":
         """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.loading.load_checkpoint`:
         the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed).
-        ``num_steps`` None: the checkpoint's own (its config's; LeRobot's ``num_inference_steps``)."""
+        ``num_steps`` None: the checkpoint's own (its config's; LeRobot's ``num_inference_steps``).
+
+        ``dtype`` "auto" and ``num_threads`` 0 are chosen for this machine and the checkpoint's size by
+        `pi0_policy.policy.runtime` (the choice is kept in ``policy.runtime``); torch's thread count
+        is set for the process."""
+        runtime = decide(dtype, num_threads, device, count_parameters(path))
+        apply_threads(runtime.num_threads)
         model, info, tok = load_checkpoint(
-            path, device=device, dtype=dtype, tokenizer=tokenizer, norm_stats=norm_stats
+            path, device=device, dtype=runtime.dtype, tokenizer=tokenizer, norm_stats=norm_stats
         )
-        return cls(model, info, tok, num_steps=num_steps)
+        return cls(model, info, tok, num_steps=num_steps, runtime=runtime)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -80,6 +90,8 @@ class Pi0Policy(BasePolicy):
             "num_steps": self.num_steps,
             "checkpoint": str(self.info.path),
             "profile": self.profile.name,
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "num_threads": torch.get_num_threads(),
         }
 
     # ------------------------------------------------------------------ stages

@@ -15,7 +15,7 @@ from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
 
@@ -30,7 +30,10 @@ SCHEMA: tuple[Param, ...] = (
     Param("server_timeout", 5.0, "backend remote: seconds to wait for a reply before the request is a "
           "fault (the robot holds, the node reconnects).", minimum=1e-3),
     Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
-    Param("dtype", "float32", "Model weights dtype.", choices=DTYPES),
+    Param("dtype", "auto", "Model weights dtype; auto = bfloat16 on CUDA and native-bf16 CPUs (large "
+          "models), else float32 (pi0_policy/policy/runtime.py).", choices=DTYPES),
+    Param("num_threads", 0, "Torch threads for inference; 0 = chosen from the model size and the cores "
+          "this process may use.", minimum=0),
     Param("num_steps", 0, "Flow-matching integration steps per chunk; 0 = the checkpoint's own value "
           "(its config's num_steps, LeRobot's num_inference_steps; 10 in the paper).", minimum=0),
     Param("adapter_file", "", "Adapter YAML (robot space <-> model space); empty = the packaged one "
@@ -88,6 +91,7 @@ class PolicyParams:
     server_timeout: float
     device: str
     dtype: str
+    num_threads: int
     num_steps: int | None  # None: the checkpoint's
     adapter_file: str
     camera_topics: dict
@@ -135,6 +139,7 @@ def validate(values: dict) -> PolicyParams:
         server_timeout=float(values["server_timeout"]),
         device=values["device"],
         dtype=values["dtype"],
+        num_threads=int(values["num_threads"]),
         num_steps=int(values["num_steps"]) or None,
         adapter_file=values["adapter_file"],
         camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},

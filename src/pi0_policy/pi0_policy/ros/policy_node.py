@@ -107,6 +107,8 @@ class PolicyNode(LifecycleNode):
         self._set_state(State.PRIMARY_STATE_INACTIVE)
         self.get_logger().info(f"configured: {self.spec.name}, checkpoint {self.params.checkpoint}, "
                                f"{self.policy.metadata.get('num_steps', '?')} flow steps")
+        if getattr(self.policy, "runtime", None) is not None:
+            self.get_logger().info(f"inference runtime: {self.policy.runtime.describe()}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:

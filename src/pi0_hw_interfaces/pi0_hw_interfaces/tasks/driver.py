@@ -1,0 +1,229 @@
+"""`EpisodeDriver`: a node that runs task episodes on the sim robot over ROS.
+
+One episode (`run_episode`): hold the agent, reset the sim robot's task with a seed
+(`sim_robot/reset_task`), wait for its `sim_robot/task` state to confirm, let fresh images
+arrive, publish the instruction on `/pi0/instruction` and the `start` event on `/pi0/episode`,
+let the agent act until the task reports success or `episode_s` passes, hold, publish `end` with
+the result. Agents:
+
+- `"expert"`: the scripted expert (`expert.py`), run by this node, reading the privileged goal
+  from the task state and publishing JointTrajectory chunks to every controller;
+- `"external"`: a policy node elsewhere (its own process) that follows `/pi0/instruction`;
+  between episodes the instruction is cleared ("" = hold).
+
+The caller spins the node on an executor in another thread (e.g. `pi0_bringup.runner.Runner`);
+`run_episode` blocks and polls. Episode times follow the node's clock, so with `use_sim_time`
+(and a slowed /clock) episodes last their simulated time. The task camera's frames can be kept (for GIFs).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from . import load_task
+from .episode import (EPISODE_QOS, EPISODE_TOPIC, INSTRUCTION_QOS, INSTRUCTION_TOPIC, TASK_QOS,
+                      episode_event)
+from .expert import Expert
+from .task import Task
+
+AGENTS = ("expert", "external")
+SETTLE_S = 0.4      # after a reset: fresh joint states and images reach every node
+HOLD_S = 0.4        # after clearing the instruction: the policy's last chunk is replaced by a hold
+
+
+class EpisodeError(RuntimeError):
+    """An episode could not run (the sim robot did not answer, or reported an error)."""
+
+
+def _duration(seconds: float):
+    from builtin_interfaces.msg import Duration
+
+    sec = int(seconds // 1)
+    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+
+class EpisodeDriver(Node):
+    def __init__(self, embodiment, node_name: str = "pi0_episode_driver", sim_node: str = "sim_robot",
+                 frame_every: int = 2, **kwargs):
+        super().__init__(node_name, start_parameter_services=False, **kwargs)
+        self.spec = embodiment
+        self._lock = threading.Lock()
+        self._state: dict = {}
+        self._positions: dict = {}
+        self._frames: list | None = None
+        self._frame_count = 0
+        self.frame_every = max(1, int(frame_every))
+        self._expert: Expert | None = None
+        self._goal: dict | None = None
+        self.episodes_run = 0
+        self.reset_pub = self.create_publisher(String, f"{sim_node}/reset_task", 10)
+        self.instruction_pub = self.create_publisher(String, INSTRUCTION_TOPIC, INSTRUCTION_QOS)
+        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, EPISODE_QOS)
+        self.create_subscription(String, f"{sim_node}/task", self._on_task, TASK_QOS)
+        self.create_subscription(JointState, embodiment.joint_state_topic, self._on_joints, qos_profile_sensor_data)
+        self.trajectory_pubs = {c.name: self.create_publisher(JointTrajectory, c.topic, 10)
+                                for c in embodiment.trajectory_controllers}
+        self._commands: int | None = None  # trajectories seen on the controllers during an episode
+        for c in embodiment.trajectory_controllers:
+            self.create_subscription(JointTrajectory, c.topic, self._on_command, 10)
+        self._camera_subs: dict = {}
+        # The expert replans every replan_interval control periods (a no-op without an expert).
+        self.create_timer(embodiment.replan_interval * embodiment.dt, self._on_expert_tick)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_task(self, msg: String) -> None:
+        with self._lock:
+            self._state = json.loads(msg.data)
+
+    def _on_joints(self, msg: JointState) -> None:
+        with self._lock:
+            self._positions = dict(zip(msg.name, msg.position))
+
+    def _on_command(self, msg: JointTrajectory) -> None:
+        with self._lock:
+            if self._commands is not None:
+                self._commands += 1
+
+    def _on_image(self, msg: Image) -> None:
+        with self._lock:
+            if self._frames is None:
+                return
+            self._frame_count += 1
+            if self._frame_count % self.frame_every == 0:
+                self._frames.append(np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3).copy())
+
+    def _on_expert_tick(self) -> None:
+        with self._lock:
+            expert, goal, positions = self._expert, self._goal, dict(self._positions)
+        if expert is None or goal is None or not all(n in positions for n in self.spec.joint_names):
+            return
+        stamp = self.get_clock().now().to_msg()
+        for controller, (joints, times, path) in expert.chunks(goal, positions).items():
+            msg = JointTrajectory(joint_names=joints)
+            msg.header.stamp = stamp
+            msg.points = [JointTrajectoryPoint(positions=[float(x) for x in row], time_from_start=_duration(t))
+                          for t, row in zip(times, path)]
+            self.trajectory_pubs[controller].publish(msg)
+
+    # ------------------------------------------------------------------ helpers
+    def state(self) -> dict:
+        with self._lock:
+            return dict(self._state)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep `seconds` of this node's clock (simulated time under use_sim_time)."""
+        end = self._now() + seconds
+        while self._now() < end and self.context.ok():
+            time.sleep(0.01)
+
+    def _wait(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise EpisodeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    def wait_for_sim(self, timeout: float = 20.0) -> None:
+        """Wait until the sim robot listens for resets and publishes joint states."""
+        self._wait(lambda: self.reset_pub.get_subscription_count() > 0 and bool(self._positions), timeout,
+                   "the sim robot (sim_robot/reset_task subscriber and joint_states)")
+
+    def _watch_camera(self, task: Task) -> None:
+        camera = next(c for c in self.spec.cameras if c.role == task.spec.camera)
+        if camera.topic not in self._camera_subs:
+            self._camera_subs[camera.topic] = self.create_subscription(
+                Image, camera.topic, self._on_image, qos_profile_sensor_data)
+
+    def _set_expert(self, expert: Expert | None, goal: dict | None) -> None:
+        with self._lock:
+            self._expert, self._goal = expert, goal
+        if expert is not None:
+            self._on_expert_tick()  # the first chunk at once, then at the replan period
+
+    def publish_instruction(self, text: str) -> None:
+        self.instruction_pub.publish(String(data=text))
+
+    # ------------------------------------------------------------------ episodes
+    def run_episode(self, task_name: str, seed: int, agent: str = "expert", instruction: str | None = None,
+                    episode_s: float | None = None, keep_frames: bool = False, timeout: float = 20.0,
+                    after_success_s: float = 0.0, hold_s: float = HOLD_S) -> dict:
+        """Run one episode; returns {task, seed, episode, agent, instruction, goal_instruction,
+        success, success_time (s after start, or None), reward (final), duration, commands
+        (JointTrajectory messages to the controllers during the episode, from any publisher),
+        frames (the task camera's images, or None)}.
+
+        `instruction` (a text, or a callable(goal) -> text) replaces the task's (e.g. a wrong
+        one, to test that language matters).
+        `after_success_s`: keep the agent acting this long after success (demonstrations that
+        also show holding at the goal). `hold_s`: with an external agent, the wait between
+        clearing the instruction and the reset; longer than the policy's inference, so that no
+        chunk planned before the reset arrives after it.
+        """
+        if agent not in AGENTS:
+            raise ValueError(f"agent {agent!r}: choose one of {AGENTS}")
+        task = Task(load_task(task_name), self.spec)
+        if agent == "external":
+            self.publish_instruction("")
+            self._sleep(hold_s)
+        request = uuid.uuid4().hex
+        self.reset_pub.publish(String(data=json.dumps({"task": task_name, "seed": int(seed), "id": request})))
+        self._wait(lambda: self.state().get("id") == request or "error" in self.state(), timeout,
+                   f"sim_robot/task to confirm the reset of {task_name} seed {seed}")
+        state = self.state()
+        if "error" in state:
+            raise EpisodeError(f"sim robot refused the reset: {state['error']}")
+        self._sleep(SETTLE_S)
+        goal = state["goal"]
+        text = goal["instruction"] if instruction is None else (
+            instruction(goal) if callable(instruction) else instruction)
+        episode = self.episodes_run
+        self.episodes_run += 1
+        if keep_frames:
+            self._watch_camera(task)
+        with self._lock:
+            self._frames = [] if keep_frames else None
+            self._commands = 0
+        self.publish_instruction(text)
+        self.episode_pub.publish(String(data=episode_event("start", episode, task_name, seed, text)))
+        start = self._now()
+        if agent == "expert":
+            self._set_expert(Expert(task), goal)
+        limit = task.spec.episode_s if episode_s is None else episode_s
+        while self._now() - start < limit and not self.state().get("success") and self.context.ok():
+            time.sleep(0.02)
+        if self.state().get("success") and after_success_s > 0:
+            self._sleep(after_success_s)
+        duration = self._now() - start
+        if agent == "expert":
+            self._set_expert(None, None)
+        else:
+            self.publish_instruction("")
+        final = self.state()
+        with self._lock:
+            frames, self._frames = self._frames, None
+            commands, self._commands = self._commands, None
+        success = bool(final.get("success")) and final.get("id") == request
+        self.episode_pub.publish(String(data=episode_event("end", episode, task_name, seed, text, success)))
+        success_time = None  # seconds from the start event (both clocks are ROS time of one source)
+        if success and final.get("success_time") is not None:
+            success_time = max(0.0, final["reset_stamp"] + final["success_time"] - start)
+        return {
+            "task": task_name, "seed": int(seed), "episode": episode, "agent": agent,
+            "instruction": text, "goal_instruction": goal["instruction"], "success": success,
+            "success_time": None if success_time is None else round(success_time, 3),
+            "reward": final.get("reward"), "duration": round(duration, 3), "commands": commands,
+            "frames": frames,
+        }

@@ -1,0 +1,106 @@
+"""The thread and dtype policy: given a machine's facts and a model size, what `auto` chooses."""
+import pytest
+import torch
+
+from pi0_policy.policy import runtime
+from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
+from pi0_policy.policy.local import Pi0Policy
+from pi0_policy.policy.runtime import Machine, choose_dtype, choose_threads, decide
+
+AVX2 = frozenset({"fpu", "sse2", "avx", "avx2", "fma"})
+AVX512_BF16 = AVX2 | {"avx512f", "avx512_bf16"}
+AMX = AVX2 | {"avx512f", "amx_tile", "amx_bf16"}
+TINY, SMALL, FULL = 681_632, 7_103_200, 3_238_048_528  # pi0_tiny, pi0_small, pi0 parameters
+
+
+@pytest.mark.parametrize("device,flags,parameters,expected", [
+    ("cuda", AVX2, TINY, "bfloat16"),
+    ("cuda:1", frozenset(), FULL, "bfloat16"),
+    ("cpu", AVX2, FULL, "float32"),  # emulated bf16: many times slower
+    ("cpu", frozenset(), None, "float32"),
+    ("cpu", AVX512_BF16, FULL, "bfloat16"),
+    ("cpu", AMX, SMALL, "bfloat16"),
+    ("cpu", AVX512_BF16, None, "bfloat16"),  # unknown size counts as large
+    ("cpu", AVX512_BF16, TINY, "float32"),  # overhead-bound: conversions cost more than they save
+])
+def test_auto_dtype(device, flags, parameters, expected):
+    dtype, reason = choose_dtype("auto", device, parameters, Machine(cores=2, cpu_flags=flags))
+    assert dtype == expected and reason.startswith("auto")
+
+
+def test_explicit_dtype_is_kept_and_unknown_refused():
+    machine = Machine(cores=2, cpu_flags=AVX2)
+    assert choose_dtype("bfloat16", "cpu", TINY, machine) == ("bfloat16", "dtype as set")
+    with pytest.raises(ValueError, match=r"'fp8'.*\['auto', 'float32', 'bfloat16', 'float16'\]"):
+        choose_dtype("fp8", "cpu", TINY, machine)
+
+
+@pytest.mark.parametrize("cores,parameters,expected", [
+    (2, TINY, 1),  # measured: 2 threads slower than 1 for pi0_tiny on 2 cores
+    (16, SMALL, 1),
+    (1, FULL, 1),
+    (2, FULL, 2),
+    (3, FULL, 3),
+    (4, FULL, 3),  # one core kept for the node's callbacks
+    (32, None, 31),
+])
+def test_auto_threads(cores, parameters, expected):
+    threads, _ = choose_threads(0, "cpu", parameters, Machine(cores=cores, cpu_flags=AVX2))
+    assert threads == expected
+
+
+def test_explicit_threads_are_kept_and_bad_ones_refused():
+    machine = Machine(cores=2, cpu_flags=AVX2)
+    assert choose_threads(6, "cpu", TINY, machine) == (6, "threads as set")
+    assert choose_threads(0, "cuda", FULL, Machine(cores=64, cpu_flags=AVX2))[0] == 1
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="num_threads must be an integer >= 0"):
+            choose_threads(bad, "cpu", TINY, machine)
+
+
+def test_decide_describes_both_choices():
+    choice = decide("auto", 0, "cpu", FULL, Machine(cores=8, cpu_flags=AVX512_BF16))
+    assert (choice.dtype, choice.num_threads) == ("bfloat16", 7)
+    assert choice.describe().startswith("dtype bfloat16, 7 torch thread(s) (auto: native bf16 CPU; auto: 7 of 8")
+
+
+def test_cpu_flags_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\n")
+    assert runtime.cpu_flags(info) == {"fpu", "avx2", "avx512_bf16"}
+    assert runtime.native_bf16(runtime.cpu_flags(info))
+    assert runtime.cpu_flags(tmp_path / "missing") == frozenset()
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd bf16\n")
+    assert not runtime.native_bf16(runtime.cpu_flags(arm))
+    assert runtime.detect_machine().cores >= 1
+
+
+def test_policy_from_checkpoint_applies_the_choice(tmp_path):
+    path = make_random_checkpoint(tmp_path / "ckpt", preset="pi0_tiny", state_dim=5, action_dim=4)
+    assert runtime.count_parameters(path) == TINY
+    assert runtime.count_parameters(tmp_path) is None
+    before = torch.get_num_threads()
+    try:
+        policy = Pi0Policy.from_checkpoint(path)  # auto, auto: a tiny model → float32, one thread
+        assert (policy.runtime.dtype, policy.runtime.num_threads) == ("float32", 1)
+        assert policy.model.dtype == torch.float32 and torch.get_num_threads() == 1
+        assert policy.metadata["dtype"] == "float32" and policy.metadata["num_threads"] == 1
+        policy = Pi0Policy.from_checkpoint(path, dtype="bfloat16", num_threads=2)
+        assert policy.model.dtype == torch.bfloat16 and torch.get_num_threads() == 2
+        assert policy.runtime.reason == "dtype as set; threads as set"
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_node_parameters_default_to_auto_and_check_num_threads():
+    from pi0_policy.ros.parameters import SCHEMA, validate
+
+    values = {p.name: p.default for p in SCHEMA} | {"embodiment": "ur5e", "checkpoint": "/ckpt"}
+    params = validate(values)
+    assert (params.dtype, params.num_threads) == ("auto", 0)
+    assert validate(values | {"num_threads": 3}).num_threads == 3
+    with pytest.raises(ValueError, match=r"num_threads=-1: must be >= 0"):
+        validate(values | {"num_threads": -1})
+    with pytest.raises(ValueError, match=r"dtype='fp8': choose one of \['auto', "):
+        validate(values | {"dtype": "fp8"})
