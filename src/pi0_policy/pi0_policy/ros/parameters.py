@@ -13,6 +13,7 @@ from pi0_hw_interfaces.ros_common import Param, declare
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 
 from pi0_policy.ros.topics import INSTRUCTION_TOPIC
+from pi0_policy.serve.client_layout import server_layouts
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -29,6 +30,9 @@ SCHEMA: tuple[Param, ...] = (
     Param("api_key", "", "backend remote: API key the server requires; empty = none, or $PI0_API_KEY."),
     Param("server_timeout", 5.0, "backend remote: seconds to wait for a reply before the request is a "
           "fault (the robot holds, the node reconnects).", minimum=1e-3),
+    Param("server_layout", "pi0ros", "backend remote: pi0ros = pi0 serve (model-space state after the "
+          "profile); openpi_<layout> = openpi's own serve_policy.py (raw robot state and cameras under "
+          "openpi's keys, robot-space actions back; serve/layouts.yaml).", choices=server_layouts()),
     Param("device", "cpu", "Torch device for the model, e.g. cpu, cuda, cuda:1."),
     Param("dtype", "auto", "Model weights dtype; auto = bfloat16 on CUDA and native-bf16 CPUs (large "
           "models), else float32 (pi0_policy/policy/runtime.py).", choices=DTYPES),
@@ -89,6 +93,7 @@ class PolicyParams:
     server_uri: str
     api_key: str
     server_timeout: float
+    server_layout: str
     device: str
     dtype: str
     num_threads: int
@@ -137,6 +142,7 @@ def validate(values: dict) -> PolicyParams:
         server_uri=values["server_uri"].strip(),
         api_key=values["api_key"],
         server_timeout=float(values["server_timeout"]),
+        server_layout=values["server_layout"],
         device=values["device"],
         dtype=values["dtype"],
         num_threads=int(values["num_threads"]),

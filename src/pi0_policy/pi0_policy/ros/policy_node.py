@@ -174,11 +174,15 @@ class PolicyNode(LifecycleNode):
         self.spec = spec = load_embodiment(p.embodiment)
         self.policy = self._policy_factory(p)
         meta = self.policy.metadata
-        # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
-        self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
-                                         profile=meta.get("profile"))
-        if meta.get("image_keys"):  # a remote (openpi) server may not tell its keys
-            self.adapter.check_image_keys(meta["image_keys"])
+        if p.backend == "remote" and p.server_layout != "pi0ros":  # openpi's server: robot space both ways
+            from pi0_policy.serve.client_layout import ServerLayoutAdapter
+
+            self.adapter = ServerLayoutAdapter(spec, p.server_layout, meta)
+        else:  # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
+            self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
+                                             profile=meta.get("profile"))
+            if meta.get("image_keys"):  # a remote (openpi) server may not tell its keys
+                self.adapter.check_image_keys(meta["image_keys"])
         if meta.get("state_dim", spec.state_dim) != spec.state_dim or meta.get("action_dim", spec.action_dim) \
                 < spec.action_dim:  # a remote (openpi) server may not tell its dims
             raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
