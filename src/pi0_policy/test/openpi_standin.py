@@ -4,7 +4,7 @@ msgpack codec (metadata first, then one binary reply per observation, a text tra
 
 What it checks is what openpi's ``AlohaInputs`` requires of a request (openpi/src/openpi/policies/
 aloha_policy.py): ``state`` float[14]; ``images`` a dict of uint8 [3, H, W] under
-``cam_high`` (required), ``cam_left_wrist``, ``cam_right_wrist`` and nothing else; an optional
+``cam_high`` (required), ``cam_low``, ``cam_left_wrist``, ``cam_right_wrist``, nothing else; an optional
 ``prompt`` string. Like openpi's server (AlohaOutputs after AbsoluteActions) it returns absolute
 robot-space actions ``float32[horizon, 14]`` (grippers in aloha_real's normalised [0 closed,
 1 open]): a straight ramp from the received state to ``target``. Every request is kept in
@@ -19,7 +19,7 @@ import numpy as np
 
 from pi0_policy.policy import codec
 
-ALOHA_CAMERAS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
+ALOHA_CAMERAS = ("cam_high", "cam_low", "cam_left_wrist", "cam_right_wrist")  # AlohaInputs.EXPECTED_CAMERAS
 
 
 def check_aloha_request(obs) -> None:

@@ -66,7 +66,7 @@ def test_server_receives_raw_aloha_layout(rig):
     assert set(first) == {"state", "images", "prompt"} and first["prompt"] == "fold the towel"
     assert set(first["images"]) == {"cam_high", "cam_left_wrist", "cam_right_wrist"}
     for image in first["images"].values():
-        assert image.dtype == np.uint8 and image.shape == (3, 480, 640)
+        assert image.dtype == np.uint8 and image.shape == (3, 224, 224)  # 480x640, resized with pad
     # raw robot readings: arm joints unchanged (no sign flips, no normalisation), grippers in [0, 1]
     expected = start.astype(np.float64)
     expected[GRIPPERS] = [open_unit(NAMES[i], expected[i]) for i in GRIPPERS]

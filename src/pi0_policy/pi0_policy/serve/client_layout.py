@@ -27,6 +27,19 @@ def server_layouts() -> tuple[str, ...]:
     return (OWN_LAYOUT,) + tuple(PREFIX + name for name, spec in load_layouts().items() if "client" in spec)
 
 
+def _resized(image, size: int | None, name: str) -> np.ndarray:
+    """uint8 ``[H, W, 3]`` resized with padding to ``[size, size, 3]`` uint8 (openpi's example
+    clients: ``convert_to_uint8(resize_with_pad(image, size, size))``); ``size`` None: unchanged."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"camera image for {name}: expected uint8 [H, W, 3], got {image.dtype} {image.shape}")
+    if not size or image.shape[:2] == (size, size):
+        return image
+    from pi0_policy.policy.images import resize_with_pad, to_unit_chw
+
+    return (255.0 * resize_with_pad(to_unit_chw(image, name), size)).astype(np.uint8).transpose(1, 2, 0)
+
+
 class ServerLayoutAdapter:
     """Robot space ↔ an openpi server's layout for one embodiment (the node's adapter interface:
     ``encode``, ``decode``, ``clamp``, ``action_names``). Construction checks the embodiment and
@@ -96,7 +109,7 @@ class ServerLayoutAdapter:
         images = {}
         for role, key in self._client["cameras"].items():
             if role in robot_obs.get("images", {}):
-                image = np.ascontiguousarray(robot_obs["images"][role], dtype=np.uint8)
+                image = _resized(robot_obs["images"][role], self._client.get("image_size"), key)
                 images[key] = np.ascontiguousarray(image.transpose(2, 0, 1)) \
                     if self._client["image_format"] == "chw" else image
         layout = load_layouts()[self._name]
