@@ -74,7 +74,8 @@ class OpenpiAlohaStandin:
                     continue
                 self.received.append(obs)
                 ramp = np.linspace(0.0, 1.0, self.horizon, dtype=np.float32)[:, None]
-                actions = obs["state"].astype(np.float32) + ramp * (self.target - obs["state"].astype(np.float32))
+                state = np.resize(obs["state"].astype(np.float32), self.target.shape)  # a wrong-width server
+                actions = state + ramp * (self.target - state)
                 infer_ms = (time.perf_counter() - start) * 1000.0
                 ws.send(codec.packb({"actions": actions, "policy_timing": {"infer_ms": infer_ms},
                                      "server_timing": {"infer_ms": infer_ms}}))

@@ -95,9 +95,30 @@ def test_robot_moves_to_the_returned_targets_within_limits(rig):
 
 
 def test_server_returning_another_width_is_a_fault_and_the_robot_holds():
-    from pi0_policy.serve.client_layout import ServerLayoutAdapter
+    server = OpenpiAlohaStandin(np.zeros(16))  # a server for another robot: 16 action columns
+    world = RosWorld()
+    try:
+        robot = world.add(SimRobotNode("sim_robot", context=world.context,
+                                       parameter_overrides=[Parameter("embodiment", value=SPEC.name)]))
+        params = dict(embodiment=SPEC.name, backend="remote", server_uri=server.uri, server_layout="openpi_aloha",
+                      server_timeout=30.0, max_input_age=1.0, warmup=False, autoconfigure=True, autostart=True)
+        from pi0_policy.ros.policy_node import PolicyNode
 
-    adapter = ServerLayoutAdapter(SPEC, "openpi_aloha", {})
-    with pytest.raises(ValueError, match=r"server returned actions of shape \(50, 16\); server_layout "
-                                         r"openpi_aloha and embodiment bimanual_trossen need \(H, 14\)"):
-        adapter.decode(np.zeros((50, 16)))
+        world.add(PolicyNode(context=world.context,
+                             parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
+        client = world.add(rclpy.create_node("openpi_client", context=world.context))
+        status = Recorder(client, PolicyStatus, "/pi0_policy/status")
+        chunks = Recorder(client, ActionChunk, "/pi0_policy/action_chunk")
+        client.create_publisher(String, "/pi0/instruction", qos.INSTRUCTION).publish(String(data="fold"))
+        start = robot.positions().copy()
+        world.spin_until(lambda: status.last is not None and any("server returned actions of shape (50, 16)" in f
+                                                                  for f in status.last.faults), 60.0, "the width fault")
+        fault = next(f for f in status.last.faults if "shape (50, 16)" in f)
+        assert "server_layout openpi_aloha and embodiment bimanual_trossen need (H, 14)" in fault
+        world.spin_for(0.5)
+        assert len(chunks) == 0 and status.last.holding
+        assert np.abs(robot.positions() - start).max() < 1e-6
+        assert len(server.received) >= 1  # the request went out in openpi's layout; the reply was refused
+    finally:
+        world.close()
+        server.stop()

@@ -102,3 +102,5 @@ def test_server_layout_parameter():
     assert validate(dict(values, server_layout="openpi_aloha")).server_layout == "openpi_aloha"
     with pytest.raises(ValueError, match="server_layout"):
         validate(dict(values, server_layout="openpi"))
+    with pytest.raises(ValueError, match="server_layout='openpi_aloha' needs backend remote"):
+        validate(dict(values, server_layout="openpi_aloha", backend="local", checkpoint="/ckpt"))

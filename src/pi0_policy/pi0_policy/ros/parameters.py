@@ -135,6 +135,9 @@ def validate(values: dict) -> PolicyParams:
     for name in required:
         if not str(values[name]).strip():
             raise ValueError(f"parameter {name} is empty: set it (e.g. --ros-args -p {name}:=...)")
+    if values.get("server_layout", "pi0ros") != "pi0ros" and values.get("backend") != "remote":
+        raise ValueError(f"parameter server_layout={values['server_layout']!r} needs backend remote "
+                         f"(backend is {values.get('backend')!r}); set server_layout pi0ros or backend remote")
     return PolicyParams(
         embodiment=values["embodiment"].strip(),
         checkpoint=values["checkpoint"].strip(),
