@@ -124,11 +124,8 @@ class ServerLayoutAdapter:
         return out
 
     def _state_widths(self, layout) -> list[int]:
-        """How the state splits over the layout's state keys (DROID: 7 joints, 1 gripper)."""
-        keys = layout["state"]
-        if len(keys) == 1:
-            return [self._client["state_dim"]]
-        return [self._client["state_dim"] - 1, 1]
+        """How the state splits over the layout's state keys (``state_split``; one key: all of it)."""
+        return list(self._client.get("state_split", [self._client["state_dim"]]))
 
     # ---- actions -----------------------------------------------------------------------------
     def decode(self, server_actions, current_positions=None) -> np.ndarray:
