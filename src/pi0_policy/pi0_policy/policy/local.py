@@ -193,15 +193,17 @@ class Pi0Policy(BasePolicy):
         cfg, dim = self.info.config, self.info.action_dim
         actions = np.asarray(rtc["actions"], dtype=np.float32)
         weights = np.asarray(rtc["weights"], dtype=np.float32)
-        if actions.shape != (cfg.action_horizon, dim) or weights.shape != (cfg.action_horizon,):
+        if weights.shape == (cfg.action_horizon,):
+            weights = np.repeat(weights[:, None], dim, axis=1)
+        if actions.shape != (cfg.action_horizon, dim) or weights.shape != actions.shape:
             raise ValueError(f"rtc actions {actions.shape} and weights {weights.shape} must have shapes "
-                             f"{(cfg.action_horizon, dim)} and ({cfg.action_horizon},)")
+                             f"{(cfg.action_horizon, dim)} and ({cfg.action_horizon},) or the same")
         if not (np.isfinite(actions).all() and np.isfinite(weights).all()):
             raise ValueError("rtc actions or weights contain NaN or inf")
         target = np.zeros((cfg.action_horizon, cfg.max_action_dim), np.float32)
         target[:, :dim] = normalize(actions, self.info.norm_stats["actions"], self.info.norm_eps)
         mask = np.zeros_like(target)
-        mask[:, :dim] = weights[:, None]
+        mask[:, :dim] = weights
         device = self.model.device
         return (torch.from_numpy(target)[None].to(device), torch.from_numpy(mask)[None].to(device),
                 float(rtc.get("max_guidance", 5.0)))

@@ -87,6 +87,7 @@ class PolicyNode(LifecycleNode):
         self._status_pub = self.create_publisher(PolicyStatus, "~/status", qos.REPORT)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.REPORT)
         self.run = RunState()
+        self._rtc = None  # execution_mode rtc: pi0_policy.ros.realtime_chunking.RealtimeChunking
         self.params = self.spec = self.adapter = self.policy = self.tracker = self.worker = None
         self._last_status_key = None
         if self.get_parameter("autostart").value or self.get_parameter("autoconfigure").value:
@@ -194,6 +195,7 @@ class PolicyNode(LifecycleNode):
             clamp=self.adapter.clamp, mode=p.execution_mode, decay=p.ensemble_decay,
             max_history=MAX_ENSEMBLE_CHUNKS, lead=p.command_lead or spec.dt)
         self._base_cols = {d.name: i for i, d in enumerate(spec.action_dims) if d.kind == "base"}
+        self._rtc = self._realtime_chunking(p, meta)
         if p.warmup:
             self._warmup()
         self.tracker = InputTracker(joints=spec.joint_names, joint_topic=p.joint_state_topic
@@ -204,6 +206,17 @@ class PolicyNode(LifecycleNode):
                                     max_future=p.max_future_stamp)
         self._create_endpoints()
         self.worker = InferenceWorker(on_error=self._on_worker_error)
+
+    def _realtime_chunking(self, p, meta):
+        """execution_mode rtc: the guidance source (None in the other modes)."""
+        if p.execution_mode != "rtc":
+            return None
+        if not getattr(self.policy, "supports_rtc", False):
+            raise ValueError(f"execution_mode rtc needs a policy that takes guidance (backend local); "
+                             f"backend {p.backend!r} does not: use open_loop or temporal_ensemble")
+        from pi0_policy.ros.realtime_chunking import RealtimeChunking
+
+        return RealtimeChunking(self.adapter, self.spec.dt, meta["horizon"], meta["action_dim"], p.rtc_max_guidance)
 
     def _warmup(self):
         blank = {c.role: np.zeros((c.height, c.width, 3), np.uint8) for c in self.spec.cameras}
@@ -356,6 +369,10 @@ class PolicyNode(LifecycleNode):
         robot_obs = {"images": snap.images, "positions": snap.positions, "prompt": snap.prompt}
         try:
             obs = self.adapter.encode(robot_obs)
+            if self._rtc is not None:  # real-time chunking: continue the chunk that executes now
+                with self._lock:
+                    executing = self.run.chunk
+                obs["rtc"] = self._rtc.guide(executing, snap.obs_time, snap.positions)
             t_encoded = time.perf_counter()
             out = self.policy.infer(obs)
             t_inferred = time.perf_counter()
@@ -373,6 +390,8 @@ class PolicyNode(LifecycleNode):
             current = (np.array([positions[j] for j in self._joint_names])
                        if all(j in positions for j in self._joint_names) else None)
             plan = plan_chunk(actions, snap.obs_time, now, current, run.history, self._plan_settings)
+            if self._rtc is not None:
+                self._rtc.measured(now + self._plan_settings.lead - snap.obs_time)
             if plan.chunk is None:
                 run.policy_fault = f"policy: {plan.reason}; holding"
                 self._hold(now, run.policy_fault)
