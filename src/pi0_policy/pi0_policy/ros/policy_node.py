@@ -87,6 +87,7 @@ class PolicyNode(LifecycleNode):
         self._status_pub = self.create_publisher(PolicyStatus, "~/status", qos.REPORT)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.REPORT)
         self.run = RunState()
+        self._action = None  # the ~/execute_instruction server (pi0_policy.ros.execute_action)
         self._rtc = None  # execution_mode rtc: pi0_policy.ros.realtime_chunking.RealtimeChunking
         self.params = self.spec = self.adapter = self.policy = self.tracker = self.worker = None
         self._last_status_key = None
@@ -253,6 +254,9 @@ class PolicyNode(LifecycleNode):
         self._twist_pub = base and self._keep(self.create_publisher(
             TwistStamped if self._twist_stamped else Twist, base.topic, qos.COMMAND))
         self._chunk_pub = self._keep(self.create_publisher(ActionChunk, "~/action_chunk", qos.REPORT))
+        from pi0_policy.ros.execute_action import InstructionActionServer
+
+        self._action = InstructionActionServer(self, MAX_INSTRUCTION_CHARS)
         self._keep(self.create_timer(spec.dt, self._tick))
         self._keep(self.create_timer(1.0 / p.status_rate, lambda: self._publish_status(force=True)))
 
@@ -276,6 +280,9 @@ class PolicyNode(LifecycleNode):
     def _release(self):
         if self.worker is not None:
             self.worker.stop(timeout=30.0)
+        if self._action is not None:
+            self._action.close()
+            self._action = None
         for entity in reversed(self._built):
             self._destroy(entity)
         self._built.clear()
@@ -320,6 +327,8 @@ class PolicyNode(LifecycleNode):
     def _tick(self):
         """Control-rate timer: fault checks, holds, base velocity stream, planning jobs."""
         now = self._now()
+        if self._action is not None:
+            self._action.tick(now, self.run.active)
         with self._lock:
             run = self.run
             if not run.active:
@@ -336,6 +345,10 @@ class PolicyNode(LifecycleNode):
             vel = commands.base_velocity_at(chunk, self._base_cols, now)
             self._twist_pub.publish(commands.twist(vel, self._twist_stamped, now))
         self._publish_status()
+
+    def hold_now(self, reason: str) -> None:
+        """Send a hold at the measured position now (an action goal ended, was cancelled or preempted)."""
+        self._hold(self._now(), reason, always=True)
 
     def _hold(self, now: float, reason: str, always: bool = False):
         """Replace any running chunk by a hold at the measured position (clamped into the joint
