@@ -2,6 +2,10 @@
 goal → feedback → result, a two-step sequence, cancel and preemption (both hold the robot), a
 step that times out, and a rejected goal. The policy is a fast deterministic BasePolicy (the
 action's bookkeeping is the subject; the model runs in test_node_chunks/test_node_rtc)."""
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import rclpy
@@ -142,3 +146,25 @@ def test_bad_goals_are_rejected(rig):
     with pytest.raises(ValueError, match="'until done' is not understood.*chunks:N"):
         parse_stop_condition("until done")
     assert parse_stop_condition(" chunks:3 ") == 3
+
+
+def pi0_command():
+    exe = shutil.which("pi0")
+    return [exe] if exe else [sys.executable, "-m", "pi0_bringup.cli"]
+
+
+def test_pi0_run_is_a_client_of_the_action(rig):
+    world, node, rec, action = rig
+    proc = subprocess.Popen(pi0_command() + ["run", "pour the water", "--timeout", "30", "--until", "chunks:2",
+                                             "--node", "/act_policy", "--wait", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    world.spin_until(lambda: proc.poll() is not None, 90.0, "pi0 run to finish")
+    out = proc.stdout.read()
+    assert proc.returncode == 0, out
+    assert "step 1/1: 'pour the water'" in out and "pi0 run: succeeded: 1 step(s) done (1/1 steps" in out
+
+
+def test_pi0_run_rejects_a_bad_stop_condition():
+    result = subprocess.run(pi0_command() + ["run", "reach", "--until", "forever"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "--until: stop_condition 'forever' is not understood" in result.stdout
