@@ -15,7 +15,10 @@ and an instruction is set, it hands a planning job to the inference worker threa
 it, and plans the chunk with the pure `pi0_policy.policy.chunking.plan_chunk` (late actions
 dropped, optional ensembling, velocity cap, clamp), then publishes one JointTrajectory per
 trajectory controller, the ActionChunk and the status. A base gets a Twist (or TwistStamped)
-every tick; zero while holding. Any fault (stale, future-stamped, missing or malformed input,
+every tick; zero while holding. ``execution_mode`` rtc (real-time chunking) passes the executing
+chunk to the policy as guidance (`pi0_policy.ros.realtime_chunking`), so the next chunk continues
+it. ``~/execute_instruction`` (`pi0_policy.ros.execute_action`) runs instruction sequences as an
+action; it sets the same instruction state as the topic and the service. Any fault (stale, future-stamped, missing or malformed input,
 an impossible joint state, NaN, policy error) or an empty instruction → no chunk; a running chunk
 is replaced by a hold.
 """
