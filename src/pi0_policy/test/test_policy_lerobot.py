@@ -33,7 +33,6 @@ def test_lerobot_directory_loads_in_place(policy):
     obs = raw_observation()
     # Two objects, two load paths (and two torch thread counts: threads auto): equal within the
     # documented float tolerance, not bit for bit.
-    # Two objects, two load paths: equal within the documented float tolerance, not bit for bit.
     np.testing.assert_allclose(direct.infer(obs)["actions"], policy.infer(obs)["actions"],
                                atol=SAME_WEIGHTS_ATOL, rtol=0)
 

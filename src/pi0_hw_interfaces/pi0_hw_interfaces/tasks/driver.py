@@ -29,6 +29,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from ..ros_time import sec_to_duration
 from . import load_task
 from .episode import (EPISODE_QOS, EPISODE_TOPIC, INSTRUCTION_QOS, INSTRUCTION_TOPIC, TASK_QOS,
                       episode_event)
@@ -42,13 +43,6 @@ HOLD_S = 0.4        # after clearing the instruction: the policy's last chunk is
 
 class EpisodeError(RuntimeError):
     """An episode could not run (the sim robot did not answer, or reported an error)."""
-
-
-def _duration(seconds: float):
-    from builtin_interfaces.msg import Duration
-
-    sec = int(seconds // 1)
-    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
 
 
 class EpisodeDriver(Node):
@@ -110,7 +104,7 @@ class EpisodeDriver(Node):
         for controller, (joints, times, path) in expert.chunks(goal, positions).items():
             msg = JointTrajectory(joint_names=joints)
             msg.header.stamp = stamp
-            msg.points = [JointTrajectoryPoint(positions=[float(x) for x in row], time_from_start=_duration(t))
+            msg.points = [JointTrajectoryPoint(positions=[float(x) for x in row], time_from_start=sec_to_duration(t))
                           for t, row in zip(times, path)]
             self.trajectory_pubs[controller].publish(msg)
 
