@@ -168,3 +168,19 @@ def test_pi0_run_rejects_a_bad_stop_condition():
     result = subprocess.run(pi0_command() + ["run", "reach", "--until", "forever"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "--until: stop_condition 'forever' is not understood" in result.stdout
+
+
+def test_once_the_new_goal_runs_no_chunk_of_the_old_instruction_follows(rig):
+    """After a preemption the chunks switch to the new instruction for good (a chunk computed for
+    the old one while the new goal arrived is dropped by the node, not published late)."""
+    world, node, rec, action = rig
+    first = send(world, action, [("stack the cups", 60.0, "")])
+    n = len(rec["chunk"])
+    world.spin_until(lambda: len(rec["chunk"]) >= n + 1, 20.0, "a chunk of the first goal")
+    n = len(rec["chunk"])
+    second = send(world, action, [("unstack the cups", 30.0, "chunks:3")])
+    assert result_of(world, first).outcome == Result.PREEMPTED
+    assert result_of(world, second).outcome == Result.SUCCEEDED
+    said = [c.instruction for c in rec["chunk"].all()[n:]]
+    first_new = said.index("unstack the cups")
+    assert set(said[first_new:]) == {"unstack the cups"}

@@ -402,6 +402,8 @@ class PolicyNode(LifecycleNode):
             run, now = self.run, self._now()
             if not run.active or not self.tracker.instruction or self.tracker.faults(now):
                 return  # deactivated, cleared or faulted while the model ran: the tick holds
+            if self.tracker.instruction != snap.prompt:
+                return  # a new instruction (e.g. an action goal's next step) arrived: replan now
             positions = self.tracker.current_positions()
             current = (np.array([positions[j] for j in self._joint_names])
                        if all(j in positions for j in self._joint_names) else None)
