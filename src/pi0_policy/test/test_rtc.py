@@ -103,3 +103,30 @@ def test_guidance_reproduces_the_frozen_prefix_and_lowers_the_discontinuity(mode
 def test_bad_guidance_shapes_are_rejected(model, cache):
     with pytest.raises(ValueError, match="guidance target"):
         guided_denoise(model, cache, torch.zeros(1, 3, 3), torch.zeros(1, 3, 3), 5.0)
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
+    from pi0_policy.policy.local import Pi0Policy
+
+    ckpt = make_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", preset="pi0_tiny", state_dim=7,
+                                  action_dim=7, seed=0)
+    return Pi0Policy.from_checkpoint(ckpt, num_steps=STEPS, dtype="float32", num_threads=1)
+
+
+def test_policy_rtc_input_guides_towards_the_given_actions(policy):
+    h, a = policy.info.config.action_horizon, policy.info.config.max_action_dim
+    rng = np.random.default_rng(0)
+    obs = {"images": {k: np.zeros((16, 16, 3), np.uint8) for k in policy.info.image_keys},
+           "state": np.zeros(7, np.float32), "prompt": "reach", "noise": rng.standard_normal((h, a))}
+    plain = policy.infer(obs)["actions"]
+    zero = {"actions": np.zeros((h, 7), np.float32), "weights": np.zeros(h, np.float32), "max_guidance": 5.0}
+    # zero weights = ordinary sampling (cache concatenated, not written in place; un-normalised, std <= 1.5)
+    np.testing.assert_allclose(policy.infer({**obs, "rtc": zero})["actions"], plain, atol=1e-4)
+    target = plain + 1.0                                   # previous chunk: the plain one, shifted by 1
+    guide = {"actions": target, "weights": soft_mask(h, 3, h), "max_guidance": 5.0}
+    guided = policy.infer({**obs, "rtc": guide})["actions"]
+    assert np.abs(guided[:3] - target[:3]).max() < 0.5 * np.abs(plain[:3] - target[:3]).max()
+    with pytest.raises(ValueError, match="rtc actions"):
+        policy.infer({**obs, "rtc": {**guide, "weights": np.ones(3)}})

@@ -168,17 +168,22 @@ class Pi0Policy(BasePolicy):
         start = time.perf_counter()
         inputs = self.preprocess(obs)
         noise = inputs.pop("noise")
-        if obs.get("rtc") is not None:
-            return self._infer_guided(inputs, noise, obs["rtc"], timing, start)
+        guide = self._guidance(obs["rtc"]) if obs.get("rtc") is not None else None
         self._sync()
         timing["preprocess"] = time.perf_counter() - start
-        with torch.inference_mode():
+        # guided sampling (real-time chunking) takes gradients through the cache: no_grad there
+        with torch.inference_mode() if guide is None else torch.no_grad():
             start = time.perf_counter()
             cache = self.model.encode_observation(**inputs)
             self._sync()
             timing["observation_forward"] = time.perf_counter() - start
             start = time.perf_counter()
-            actions = self.model.denoise(cache, noise, self.num_steps)
+            if guide is None:
+                actions = self.model.denoise(cache, noise, self.num_steps)
+            else:
+                from pi0_policy.model.guided import guided_denoise
+
+                actions = guided_denoise(self.model, cache, *guide, noise, self.num_steps)
             self._sync()
             timing["action_steps"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -207,27 +212,6 @@ class Pi0Policy(BasePolicy):
         device = self.model.device
         return (torch.from_numpy(target)[None].to(device), torch.from_numpy(mask)[None].to(device),
                 float(rtc.get("max_guidance", 5.0)))
-
-    def _infer_guided(self, inputs, noise, rtc, timing, start) -> dict[str, Any]:
-        """`infer` with real-time chunking guidance (`pi0_policy.model.guided.guided_denoise`)."""
-        from pi0_policy.model.guided import guided_denoise
-
-        target, weights, beta = self._guidance(rtc)
-        self._sync()
-        timing["preprocess"] = time.perf_counter() - start
-        with torch.no_grad():  # not inference_mode: the guided steps take gradients through the cache
-            start = time.perf_counter()
-            cache = self.model.encode_observation(**inputs)
-            self._sync()
-            timing["observation_forward"] = time.perf_counter() - start
-        start = time.perf_counter()
-        actions = guided_denoise(self.model, cache, target, weights, beta, noise, self.num_steps)
-        self._sync()
-        timing["action_steps"] = time.perf_counter() - start
-        start = time.perf_counter()
-        out = self.postprocess(actions)
-        timing["postprocess"] = time.perf_counter() - start
-        return {"actions": out, "timing": timing}
 
     def warmup(self) -> dict[str, float]:
         """One inference on blank images and the mean state (first calls are slow); returns its timing."""
