@@ -10,6 +10,7 @@ import sys
 
 SUBCOMMANDS = [
     "pi0_bringup.commands.instruct",
+    "pi0_bringup.commands.run",
     "pi0_bringup.commands.bringup",
     "pi0_bringup.commands.demo",
     "pi0_bringup.commands.lifecycle",

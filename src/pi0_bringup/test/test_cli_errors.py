@@ -37,7 +37,7 @@ def checkpoints(tmp_path_factory):
     (["bringup", "ur5e", "--param", "foo:=1"], "has no parameter 'foo'; known: adapter_file,"),
     (["bringup", "ur5e", "--param", "num_steps:=abc"], "num_steps takes an integer (default 0), not 'abc'"),
     (["bringup", "ur5e", "--param", "num_steps:=-1"], "num_steps=-1: must be >= 0"),
-    (["bringup", "ur5e", "--param", "execution_mode:=ensemble"], "choose one of ['open_loop', 'temporal_ensemble']"),
+    (["bringup", "ur5e", "--param", "execution_mode:=ensemble"], "choose one of ['open_loop', 'temporal_ensemble', 'rtc']"),
     (["bringup", "ur5e", "--param", "dry_run:=maybe"], "dry_run takes true or false"),
     (["bringup", "ur5e", "--sim-param", "image_widht:=320"], "did you mean 'image_width'?"),
     (["bringup", "ur5e", "--sim-param", "camera_rate_hz:=fast"], "camera_rate_hz takes a number"),

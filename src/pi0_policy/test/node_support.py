@@ -195,7 +195,7 @@ def change_state(world, client_node, node_name, transition_id, timeout=60.0):
     if client is None:
         client = client_node.create_client(ChangeState, f"/{node_name}/change_state")
         client_node._change_clients = {**getattr(client_node, "_change_clients", {}), node_name: client}
-    world.spin_until(client.service_is_ready, 10.0, f"/{node_name}/change_state")
+    world.spin_until(client.service_is_ready, 30.0, f"/{node_name}/change_state")
     request = ChangeState.Request()
     request.transition.id = transition_id
     future = client.call_async(request)

@@ -186,7 +186,8 @@ class PlanSettings:
 
     ``joint_cols``: action columns that are joint positions (velocity-capped), with their
     ``max_velocity``; ``clamp``: robot actions ``Float[N, D]`` → the same within limits.
-    ``mode``: "open_loop" or "temporal_ensemble" (``decay``, at most ``max_history`` earlier
+    ``mode``: "open_loop", "rtc" (planned as open_loop: the guidance happened in the sampler,
+    `pi0_policy.policy.rtc`) or "temporal_ensemble" (``decay``, at most ``max_history`` earlier
     chunks blended). ``lead``: see `schedule_chunk`.
     """
 

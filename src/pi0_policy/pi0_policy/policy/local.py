@@ -10,7 +10,8 @@ One ``infer`` call, stage by stage (each timed in ``out["timing"]``, seconds):
 - ``postprocess``: the padding dropped, the actions un-normalised.
 
 Observation (model space): ``{"images": {key: image}, "state": float[state_dim], "prompt": str,
-"noise": float[horizon, max_action_dim] (optional)}``; images as in `pi0_policy.policy.images`.
+"noise": float[horizon, max_action_dim] (optional), "rtc": real-time chunking guidance (optional,
+`pi0_policy.policy.rtc.RtcGuide.as_obs`)}``; images as in `pi0_policy.policy.images`.
 Any other key, a missing key, a state of the wrong size or with NaN/inf, a noise of the wrong
 shape: ``ValueError`` naming it. Output: ``{"actions": float32[horizon, action_dim], "timing"}``.
 """
@@ -33,7 +34,7 @@ from pi0_policy.policy.normalize import normalize, unnormalize
 from pi0_policy.policy.runtime import RuntimeChoice, apply_threads, count_parameters, decide
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
-OBSERVATION_KEYS = ("images", "state", "prompt", "noise")
+OBSERVATION_KEYS = ("images", "state", "prompt", "noise", "rtc")
 REQUIRED_KEYS = ("images", "state", "prompt")
 STAGES = ("preprocess", "observation_forward", "action_steps", "postprocess")
 
@@ -103,7 +104,7 @@ class Pi0Policy(BasePolicy):
         if unknown or missing:
             raise ValueError(
                 f"observation keys: missing {missing}, unknown {unknown}; expected {list(OBSERVATION_KEYS)} "
-                "('noise' optional)"
+                "('noise' and 'rtc' optional)"
             )
 
     def _state(self, value) -> np.ndarray:
@@ -167,21 +168,50 @@ class Pi0Policy(BasePolicy):
         start = time.perf_counter()
         inputs = self.preprocess(obs)
         noise = inputs.pop("noise")
+        guide = self._guidance(obs["rtc"]) if obs.get("rtc") is not None else None
         self._sync()
         timing["preprocess"] = time.perf_counter() - start
-        with torch.inference_mode():
+        # guided sampling (real-time chunking) takes gradients through the cache: no_grad there
+        with torch.inference_mode() if guide is None else torch.no_grad():
             start = time.perf_counter()
             cache = self.model.encode_observation(**inputs)
             self._sync()
             timing["observation_forward"] = time.perf_counter() - start
             start = time.perf_counter()
-            actions = self.model.denoise(cache, noise, self.num_steps)
+            if guide is None:
+                actions = self.model.denoise(cache, noise, self.num_steps)
+            else:
+                from pi0_policy.model.guided import guided_denoise
+
+                actions = guided_denoise(self.model, cache, *guide, noise, self.num_steps)
             self._sync()
             timing["action_steps"] = time.perf_counter() - start
         start = time.perf_counter()
         out = self.postprocess(actions)
         timing["postprocess"] = time.perf_counter() - start
         return {"actions": out, "timing": timing}
+
+    supports_rtc = True  # infer accepts obs["rtc"] (the node's execution_mode rtc needs it)
+
+    def _guidance(self, rtc: Mapping) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """obs["rtc"] → normalised, padded target and weights Float[1, H, max_action_dim], and β."""
+        cfg, dim = self.info.config, self.info.action_dim
+        actions = np.asarray(rtc["actions"], dtype=np.float32)
+        weights = np.asarray(rtc["weights"], dtype=np.float32)
+        if weights.shape == (cfg.action_horizon,):
+            weights = np.repeat(weights[:, None], dim, axis=1)
+        if actions.shape != (cfg.action_horizon, dim) or weights.shape != actions.shape:
+            raise ValueError(f"rtc actions {actions.shape} and weights {weights.shape} must have shapes "
+                             f"{(cfg.action_horizon, dim)} and ({cfg.action_horizon},) or the same")
+        if not (np.isfinite(actions).all() and np.isfinite(weights).all()):
+            raise ValueError("rtc actions or weights contain NaN or inf")
+        target = np.zeros((cfg.action_horizon, cfg.max_action_dim), np.float32)
+        target[:, :dim] = normalize(actions, self.info.norm_stats["actions"], self.info.norm_eps)
+        mask = np.zeros_like(target)
+        mask[:, :dim] = weights
+        device = self.model.device
+        return (torch.from_numpy(target)[None].to(device), torch.from_numpy(mask)[None].to(device),
+                float(rtc.get("max_guidance", 5.0)))
 
     def warmup(self) -> dict[str, float]:
         """One inference on blank images and the mean state (first calls are slow); returns its timing."""

@@ -15,7 +15,7 @@ from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 from pi0_policy.serve.client_layout import server_layouts
 
-EXECUTION_MODES = ("open_loop", "temporal_ensemble")
+EXECUTION_MODES = ("open_loop", "temporal_ensemble", "rtc")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
@@ -69,7 +69,10 @@ SCHEMA: tuple[Param, ...] = (
           "trajectories never start or end in the past; 0 = one control period.", minimum=0.0),
     Param("dry_run", False, "Compute and publish ActionChunk and status, but send no robot commands."),
     Param("execution_mode", "open_loop", "open_loop: execute each chunk as computed (the paper's default);"
-          " temporal_ensemble: blend overlapping chunks (the paper found it hurt).", choices=EXECUTION_MODES),
+          " temporal_ensemble: blend overlapping chunks (the paper found it hurt); rtc: real-time chunking"
+          " (the next chunk is guided to continue the executing one; local backend only).",
+          choices=EXECUTION_MODES),
+    Param("rtc_max_guidance", 5.0, "rtc: the clip β of the guidance weight (Black et al. 2025).", minimum=0.0),
     Param("ensemble_decay", 0.01, "temporal_ensemble: weight exp(-decay * i), i = 0 the oldest chunk "
           "(ACT's m).", minimum=0.0),
     Param("status_rate", 2.0, "Hz of periodic PolicyStatus and /diagnostics (also sent on change).",
@@ -113,6 +116,7 @@ class PolicyParams:
     dry_run: bool
     execution_mode: str
     ensemble_decay: float
+    rtc_max_guidance: float
     status_rate: float
     warmup: bool
     autostart: bool
@@ -166,6 +170,7 @@ def validate(values: dict) -> PolicyParams:
         dry_run=bool(values["dry_run"]),
         execution_mode=values["execution_mode"],
         ensemble_decay=float(values["ensemble_decay"]),
+        rtc_max_guidance=float(values["rtc_max_guidance"]),
         status_rate=float(values["status_rate"]),
         warmup=bool(values["warmup"]),
         autostart=bool(values["autostart"]),

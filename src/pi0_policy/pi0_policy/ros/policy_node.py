@@ -15,7 +15,10 @@ and an instruction is set, it hands a planning job to the inference worker threa
 it, and plans the chunk with the pure `pi0_policy.policy.chunking.plan_chunk` (late actions
 dropped, optional ensembling, velocity cap, clamp), then publishes one JointTrajectory per
 trajectory controller, the ActionChunk and the status. A base gets a Twist (or TwistStamped)
-every tick; zero while holding. Any fault (stale, future-stamped, missing or malformed input,
+every tick; zero while holding. ``execution_mode`` rtc (real-time chunking) passes the executing
+chunk to the policy as guidance (`pi0_policy.ros.realtime_chunking`), so the next chunk continues
+it. ``~/execute_instruction`` (`pi0_policy.ros.execute_action`) runs instruction sequences as an
+action; it sets the same instruction state as the topic and the service. Any fault (stale, future-stamped, missing or malformed input,
 an impossible joint state, NaN, policy error) or an empty instruction → no chunk; a running chunk
 is replaced by a hold.
 """
@@ -87,6 +90,8 @@ class PolicyNode(LifecycleNode):
         self._status_pub = self.create_publisher(PolicyStatus, "~/status", qos.REPORT)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.REPORT)
         self.run = RunState()
+        self._action = None  # the ~/execute_instruction server (pi0_policy.ros.execute_action)
+        self._rtc = None  # execution_mode rtc: pi0_policy.ros.realtime_chunking.RealtimeChunking
         self.params = self.spec = self.adapter = self.policy = self.tracker = self.worker = None
         self._last_status_key = None
         if self.get_parameter("autostart").value or self.get_parameter("autoconfigure").value:
@@ -198,6 +203,7 @@ class PolicyNode(LifecycleNode):
             clamp=self.adapter.clamp, mode=p.execution_mode, decay=p.ensemble_decay,
             max_history=MAX_ENSEMBLE_CHUNKS, lead=p.command_lead or spec.dt)
         self._base_cols = {d.name: i for i, d in enumerate(spec.action_dims) if d.kind == "base"}
+        self._rtc = self._realtime_chunking(p, meta)
         if p.warmup:
             self._warmup()
         self.tracker = InputTracker(joints=spec.joint_names, joint_topic=p.joint_state_topic
@@ -208,6 +214,17 @@ class PolicyNode(LifecycleNode):
                                     max_future=p.max_future_stamp)
         self._create_endpoints()
         self.worker = InferenceWorker(on_error=self._on_worker_error)
+
+    def _realtime_chunking(self, p, meta):
+        """execution_mode rtc: the guidance source (None in the other modes)."""
+        if p.execution_mode != "rtc":
+            return None
+        if not getattr(self.policy, "supports_rtc", False):
+            raise ValueError(f"execution_mode rtc needs a policy that takes guidance (backend local); "
+                             f"backend {p.backend!r} does not: use open_loop or temporal_ensemble")
+        from pi0_policy.ros.realtime_chunking import RealtimeChunking
+
+        return RealtimeChunking(self.adapter, self.spec.dt, meta["horizon"], meta["action_dim"], p.rtc_max_guidance)
 
     def _warmup(self):
         blank = {c.role: np.zeros((c.height, c.width, 3), np.uint8) for c in self.spec.cameras}
@@ -244,6 +261,9 @@ class PolicyNode(LifecycleNode):
         self._twist_pub = base and self._keep(self.create_publisher(
             TwistStamped if self._twist_stamped else Twist, base.topic, qos.COMMAND))
         self._chunk_pub = self._keep(self.create_publisher(ActionChunk, "~/action_chunk", qos.REPORT))
+        from pi0_policy.ros.execute_action import InstructionActionServer
+
+        self._action = InstructionActionServer(self, MAX_INSTRUCTION_CHARS)
         self._keep(self.create_timer(spec.dt, self._tick))
         self._keep(self.create_timer(1.0 / p.status_rate, lambda: self._publish_status(force=True)))
 
@@ -267,6 +287,9 @@ class PolicyNode(LifecycleNode):
     def _release(self):
         if self.worker is not None:
             self.worker.stop(timeout=30.0)
+        if self._action is not None:
+            self._action.close()
+            self._action = None
         for entity in reversed(self._built):
             self._destroy(entity)
         self._built.clear()
@@ -311,6 +334,8 @@ class PolicyNode(LifecycleNode):
     def _tick(self):
         """Control-rate timer: fault checks, holds, base velocity stream, planning jobs."""
         now = self._now()
+        if self._action is not None:
+            self._action.tick(now, self.run.active)
         with self._lock:
             run = self.run
             if not run.active:
@@ -327,6 +352,10 @@ class PolicyNode(LifecycleNode):
             vel = commands.base_velocity_at(chunk, self._base_cols, now)
             self._twist_pub.publish(commands.twist(vel, self._twist_stamped, now))
         self._publish_status()
+
+    def hold_now(self, reason: str) -> None:
+        """Send a hold at the measured position now (an action goal ended, was cancelled or preempted)."""
+        self._hold(self._now(), reason, always=True)
 
     def _hold(self, now: float, reason: str, always: bool = False):
         """Replace any running chunk by a hold at the measured position (clamped into the joint
@@ -360,6 +389,10 @@ class PolicyNode(LifecycleNode):
         robot_obs = {"images": snap.images, "positions": snap.positions, "prompt": snap.prompt}
         try:
             obs = self.adapter.encode(robot_obs)
+            if self._rtc is not None:  # real-time chunking: continue the chunk that executes now
+                with self._lock:
+                    executing = self.run.chunk
+                obs["rtc"] = self._rtc.guide(executing, snap.obs_time, snap.positions)
             t_encoded = time.perf_counter()
             out = self.policy.infer(obs)
             t_inferred = time.perf_counter()
@@ -373,10 +406,14 @@ class PolicyNode(LifecycleNode):
             run, now = self.run, self._now()
             if not run.active or not self.tracker.instruction or self.tracker.faults(now):
                 return  # deactivated, cleared or faulted while the model ran: the tick holds
+            if self.tracker.instruction != snap.prompt:
+                return  # a new instruction (e.g. an action goal's next step) arrived: replan now
             positions = self.tracker.current_positions()
             current = (np.array([positions[j] for j in self._joint_names])
                        if all(j in positions for j in self._joint_names) else None)
             plan = plan_chunk(actions, snap.obs_time, now, current, run.history, self._plan_settings)
+            if self._rtc is not None:
+                self._rtc.measured(now + self._plan_settings.lead - snap.obs_time)
             if plan.chunk is None:
                 run.policy_fault = f"policy: {plan.reason}; holding"
                 self._hold(now, run.policy_fault)
