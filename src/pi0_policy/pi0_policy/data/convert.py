@@ -47,13 +47,18 @@ def convert_bags(bags, out: str | Path, embodiment: str, actions: str = "command
     except BaseException:
         writer.abort()  # no half-written dataset left behind
         raise
+    frames = save_episode_norm_stats(out, episodes, horizon, adapter)
+    return {"episodes": len(episodes), "frames": frames, "skipped": skipped,
+            "tasks": sorted({e.instruction for e in episodes}), "path": str(out)}
+
+
+def save_episode_norm_stats(out: str | Path, episodes, horizon: int, adapter) -> int:
+    """``out/norm_stats.json`` from the episodes' states and action chunks; returns the frame count."""
     state = np.concatenate([e.state for e in episodes])
     action = np.concatenate([e.actions for e in episodes])
     bounds, start = {}, 0
     for i, e in enumerate(episodes):
         bounds[i] = (start, start + len(e.times))
         start += len(e.times)
-    stats = dataset_norm_stats(state, action, bounds, horizon, adapter)
-    save_norm_stats(out / NORM_STATS_FILE, stats)
-    return {"episodes": len(episodes), "frames": int(start), "skipped": skipped,
-            "tasks": sorted({e.instruction for e in episodes}), "path": str(out)}
+    save_norm_stats(Path(out) / NORM_STATS_FILE, dataset_norm_stats(state, action, bounds, horizon, adapter))
+    return int(start)
