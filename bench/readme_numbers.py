@@ -9,7 +9,8 @@ Runs, one after the other, each as its own process (so that none warms another's
 2. bench/model_latency.py for pi0_small on the CPU (the README's per-chunk latency);
 3. bench/node_overhead.py: the node's own cost with a zero policy (image conversion, planning);
 4. bench/remote_overhead.py: what off-board inference (`pi0 serve`) adds, and server throughput;
-5. `pi0 demo` (the first screen): time to active, chunks received, mean inference latency.
+5. `pi0 demo` (the first screen: the trained checkpoint's skill demo, its output is the README's
+   sample) and `pi0 demo --random` (the pipeline demo: time to active, chunks, mean latency).
 It first prints the machine (CPU model, cores, load average, torch build, GPU if any): the
 numbers hold for that machine and its load at that time. Run it on a quiet machine.
 
@@ -87,6 +88,14 @@ def demo_output(text: str, out: str) -> str:
     return "\n".join(keep + [""] + [line.replace(out, "demo_out") for line in summary])
 
 
+def skill_demo_output(text: str, out: str) -> str:
+    """The skill demo's lines as a reader sees them: paths relative to the repository."""
+    lines = [line for line in text.splitlines() if line.strip() or line == ""]
+    first = next(i for i, line in enumerate(lines) if line.startswith("pi0 demo: "))
+    keep = [line.replace(out, "demo_out").replace(str(ROOT) + "/", "") for line in lines[first:]]
+    return "\n".join(keep).strip()
+
+
 def generate(quick: bool, where: str, start_load: float) -> tuple[str, str]:
     """(the numbers section's markdown, the demo's sample output); `where`: the machine line and
     `start_load` the 1-minute load average, both taken before the runs."""
@@ -104,8 +113,11 @@ def generate(quick: bool, where: str, start_load: float) -> tuple[str, str]:
     }
     outputs = {title: run(title, command, 1800) for title, command in commands.items()}
     with tempfile.TemporaryDirectory() as out:
-        demo = run("pi0 demo", pi0_command() + ["demo", "--duration", duration, "--out", out], 900)
-        sample = demo_output(demo, out)
+        skill = run("pi0 demo", pi0_command() + ["demo", "--episodes", "3" if quick else "6", "--out", out], 900)
+        sample = skill_demo_output(skill, out)
+    with tempfile.TemporaryDirectory() as out:
+        demo = run("pi0 demo --random", pi0_command() + ["demo", "--random", "--duration", duration, "--out", out],
+                   900)
     active = re.search(r"policy active after ([\d.]+) s", demo)
     chunks = re.search(r"chunks received\s+(\d+)", demo)
     latency = re.search(r"mean inference latency\s+(.+)", demo)
@@ -113,9 +125,13 @@ def generate(quick: bool, where: str, start_load: float) -> tuple[str, str]:
     if max(os.getloadavg()[0], start_load) > (os.cpu_count() or 1):
         text.append(f"The load average exceeded the {os.cpu_count()} cores during this run: other jobs shared the "
                     "CPU and the times are inflated; rerun the script on a quiet machine.")
+    successes = re.search(r"success\s+(\d+/\d+) episodes", skill)
+    keeping = re.search(r"inference p50\s+(.+)", skill)
     text += [
         "",
-        f"- `pi0 demo --duration {duration}` (random tiny π0, simulated mobile Trossen): policy active after "
+        f"- `pi0 demo` (the trained demo checkpoint, ur5e_reach): {successes.group(1) if successes else '?'} "
+        f"episodes succeeded; inference p50 {keeping.group(1).strip() if keeping else '?'}.",
+        f"- `pi0 demo --random --duration {duration}` (random tiny π0, simulated mobile Trossen): policy active after "
         f"{active.group(1) if active else '?'} s; {chunks.group(1) if chunks else '?'} chunks; mean inference "
         f"latency {latency.group(1).strip() if latency else '?'}.",
     ]

@@ -212,7 +212,7 @@ def test_pi0_bringup_bad_arguments_exit_2_naming_the_value(argv, message, capsys
 
 def test_pi0_demo_reports_chunks_motion_and_saves_pictures(tmp_path, capsys, small_cameras):
     out = tmp_path / "demo_out"
-    argv = ["demo", "--duration", "5", "--out", str(out), "--param", "num_steps:=2",
+    argv = ["demo", "--random", "--duration", "5", "--out", str(out), "--param", "num_steps:=2",
             "--namespace", unique_namespace(),
             "--embodiment", small_cameras("mobile_trossen")]
     assert cli.main(argv) == 0

@@ -39,6 +39,16 @@ def test_demo_output_keeps_start_first_and_last_progress_and_the_summary():
     assert sample[-1] == "  saved                  demo_out/camera_views.png"
 
 
+def test_skill_demo_output_is_the_demo_from_its_first_line_with_relative_paths():
+    numbers = load("readme_numbers")
+    lines = ["[setup] ready", "pi0 demo: π0 trained by this project's pipeline", f"pi0 demo: checkpoint {ROOT}/src/x",
+             "  episode 1/6 (seed 20000) 'reach the red target': success after 1.2 s", "",
+             "pi0 demo: summary", "  saved                  /tmp/y/ur5e_reach.gif"]
+    sample = numbers.skill_demo_output("\n".join(lines), "/tmp/y").splitlines()
+    assert sample[0] == lines[1] and sample[1] == "pi0 demo: checkpoint src/x" and sample[3] == ""
+    assert sample[-1] == "  saved                  demo_out/ur5e_reach.gif"
+
+
 def test_readme_has_the_markers_and_the_machine_line():
     text = (ROOT / "README.md").read_text()
     for marker in ("numbers:begin", "numbers:end", "numbers:demo-begin", "numbers:demo-end"):

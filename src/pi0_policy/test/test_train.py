@@ -88,6 +88,16 @@ def test_resume_gives_the_same_state_as_an_uninterrupted_run(dataset, tmp_path):
     assert torch.equal(a["sampler"]["generator"], b["sampler"]["generator"])
 
 
+def test_saving_every_n_steps_keeps_training_and_saves_each_checkpoint(dataset, tmp_path):
+    """A mid-run save once replaced the list of trained parameters (clipping then failed)."""
+    straight = train(tiny(dataset, tmp_path / "straight", steps=4))
+    saving = train(tiny(dataset, tmp_path / "saving", steps=4, save_every=2))
+    assert saving["step"] == 4
+    np.testing.assert_allclose(saving["losses"], straight["losses"], atol=RESUME_ATOL)
+    config = json.loads((tmp_path / "saving/config.json").read_text())
+    assert config["source"]["step"] == 4
+
+
 def test_lora_fine_tuning_of_a_checkpoint_trains_only_adapters_and_heads(dataset, tmp_path):
     from safetensors.torch import load_file
 

@@ -1,18 +1,23 @@
-"""`pi0 demo`: π0 driving a simulated mobile Trossen robot, end to end, for a few seconds.
+"""`pi0 demo`: π0 in a simulated robot, end to end, with no hardware.
 
-Starts what `pi0 bringup mobile_trossen --hardware sim` starts (the lifecycle policy node,
-autostarted, and the simulated robot with its three cameras), sends an instruction, and
-watches: chunks received, inference latency, the joints moving. `--duration` seconds after the
-policy became active it stops, prints a summary and saves `OUT/camera_views.png` (each camera
-at start and end) and `OUT/joint_positions.png` (joint positions over time).
+By default it shows a **skill**: the π0 that this project's own pipeline trained on CPU
+(`pi0_bringup/demo_checkpoints/`, made by `scripts/train_demo_checkpoints.sh`: scripted expert
+through ROS → `pi0 record` → `pi0 dataset convert` → `pi0 train`) runs a few episodes of a simulated
+task (`--task`, default ur5e_reach: reach the red or the blue target, placed at random) exactly as
+`pi0 eval` runs them: the policy node in its own process, over DDS. It prints each episode, the
+success count, inference p50 and the share of replan points that got a chunk, and saves
+`OUT/<task>.gif`.
 
-The default model, honestly: no π0 weights can be downloaded here, so the demo
-creates a randomly initialised tiny π0 (preset pi0_tiny) in `OUT/checkpoint`. It shows the
-pipeline (instruction in, chunks out, the robot moving), not a skill. Give a real converted
-checkpoint with `--checkpoint DIR` (see `pi0 checkpoint convert`).
+`--random` (or `--robot R` / `--checkpoint DIR`) runs the pipeline demo instead: what
+`pi0 bringup mobile_trossen --hardware sim` starts (the lifecycle policy node, autostarted, and the
+simulated robot with its three cameras), an instruction, and for `--duration` seconds the chunks
+received, inference latency and joint motion; then a summary and `OUT/camera_views.png`,
+`OUT/joint_positions.png`. Its default model is a randomly initialised tiny π0 (preset pi0_tiny)
+in `OUT/checkpoint`: the pipeline, not a skill. Give a converted checkpoint with `--checkpoint DIR`.
 
-Exit status: 0 if chunks arrived and the robot moved; 1 otherwise (the status faults are printed;
-a policy node whose configure failed ends the demo at once, with the reason); 2 for bad arguments.
+Exit status: 0 if every episode ran (skill demo) or if chunks arrived and the robot moved (pipeline
+demo); 1 otherwise (the reason is printed; a policy node whose configure failed ends the demo at
+once); 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import math
 import time
 from pathlib import Path
 
-from pi0_bringup import robots
+from pi0_bringup import robots, skill_demo
 from pi0_bringup.commands.bringup import add_robot_arguments, describe_from_args, publish_instruction
 
 DEFAULT_ROBOT = "mobile_trossen"
@@ -31,14 +36,24 @@ DEFAULT_INSTRUCTION = "pick up the towel and fold it"
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run π0 on a simulated mobile Trossen robot and report what happened",
+        help="run π0 (trained by this project) on a simulated task and report what happened",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_robot_arguments(
         parser, default_robot=DEFAULT_ROBOT, instruction=DEFAULT_INSTRUCTION, duration=20.0, hardware=False
     )
-    parser.add_argument("--out", default="demo_out", help="folder for pictures and the demo checkpoint")
+    parser.set_defaults(robot=None)  # given or not decides the mode; None → DEFAULT_ROBOT with --random
+    parser.add_argument("--random", action="store_true",
+                        help="the pipeline demo with a random-weight tiny π0 (mobile Trossen unless --robot)")
+    parser.add_argument("--task", default=None, metavar="TASK",
+                        help=f"skill demo: the simulated task (default {skill_demo.DEFAULT_TASK}; one a demo "
+                             "checkpoint was trained on)")
+    parser.add_argument("--episodes", type=int, default=skill_demo.DEFAULT_EPISODES, metavar="N",
+                        help=f"skill demo: episodes (default {skill_demo.DEFAULT_EPISODES})")
+    parser.add_argument("--episode-seed", type=int, default=skill_demo.DEFAULT_EPISODE_SEED, metavar="S",
+                        help=f"skill demo: first episode seed (default {skill_demo.DEFAULT_EPISODE_SEED})")
+    parser.add_argument("--out", default="demo_out", help="folder for pictures, logs and the random checkpoint")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random demo checkpoint")
     parser.add_argument("--startup-timeout", type=float, default=180.0, metavar="S",
                         help="seconds to wait for the policy node to load the model and become active")
@@ -108,7 +123,47 @@ def watch(runner, monitor, duration: float) -> None:
     print(progress_line(time.monotonic() - start, monitor.snapshot()), flush=True)
 
 
+def pipeline_mode(args) -> bool:
+    """The pipeline demo when asked for (--random, --robot, --checkpoint); else the skill demo."""
+    return bool(args.random or args.robot or args.checkpoint)
+
+
 def run(args) -> int:
+    if not pipeline_mode(args):
+        return run_skill(args)
+    args.robot = args.robot or DEFAULT_ROBOT
+    return run_pipeline(args)
+
+
+def run_skill(args) -> int:
+    """The trained checkpoint on a simulated task (see the module doc)."""
+    from pi0_hw_interfaces.tasks import load_task
+
+    from pi0_bringup.node_parameters import parse_overrides
+    from pi0_bringup.startup import check_device
+
+    task = args.task or skill_demo.DEFAULT_TASK
+    try:
+        embodiment = load_task(task).embodiment
+        trained = skill_demo.trained_tasks(embodiment)
+        if task not in trained:
+            raise ValueError(f"the demo checkpoint for {embodiment} was trained on {', '.join(trained)}, "
+                             f"not {task!r}")
+        if args.episodes < 1:
+            raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+        params = parse_overrides(args.param, robots.POLICY_NODE, "--param")
+        if args.device:
+            params["device"] = args.device
+        check_device(params.get("device", ""))
+    except (KeyError, ValueError, FileNotFoundError) as error:
+        print(f"pi0 demo: {error.args[0] if isinstance(error, KeyError) else error}")
+        return 2
+    return skill_demo.run_skill_demo(task, args.episodes, args.episode_seed, Path(args.out), params,
+                                     args.startup_timeout)
+
+
+def run_pipeline(args) -> int:
+    """A random (or given) checkpoint on a simulated robot for --duration seconds."""
     out = Path(args.out)
     args.hardware, args.bridge = "sim", False
     try:

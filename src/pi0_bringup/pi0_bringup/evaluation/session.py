@@ -68,11 +68,12 @@ def wait_until_active(monitor, policy, timeout: float) -> None:
 
 def policy_timing(monitor, spec, time_scale: float) -> dict:
     """The policy's inference latency against its budget: {chunks, mean_latency_s (wall),
-    replan_period_s (the robot's clock), too_slow (mean latency × time_scale > replan period)}."""
+    latencies_s (every chunk's, wall), replan_period_s (the robot's clock), too_slow (mean latency
+    × time_scale > replan period)}."""
     latencies = [latency for _, _, latency, _ in monitor.snapshot()["chunks"]]
     mean = sum(latencies) / len(latencies) if latencies else None
     period = spec.replan_interval * spec.dt
-    return {"chunks": len(latencies), "mean_latency_s": mean, "replan_period_s": period,
+    return {"chunks": len(latencies), "mean_latency_s": mean, "latencies_s": latencies, "replan_period_s": period,
             "too_slow": mean is not None and mean * time_scale > period}
 
 

@@ -184,9 +184,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
             with open(out / METRICS_FILE, "a") as f:
                 f.write(json.dumps(record) + "\n")
         if step == cfg.steps or (cfg.save_every and step % cfg.save_every == 0):
-            params = distributed.parameters(wrapped, model)  # every rank: a collective under FSDP
+            weights = distributed.parameters(wrapped, model)  # every rank: a collective under FSDP
             if dist.main:
-                save_checkpoint(out, merged_state_dict(model, params), config, state_dim, action_dim, tok_path,
+                save_checkpoint(out, merged_state_dict(model, weights), config, state_dim, action_dim, tok_path,
                                 stats, image_keys=image_keys,
                                 source={"kind": "trained", "datasets": [str(d) for d in cfg.datasets],
                                         "init": cfg.init or f"random {config.name}", "step": step})
