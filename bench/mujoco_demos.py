@@ -25,7 +25,6 @@ import numpy as np
 from tqdm import tqdm
 
 import pi0_hw_interfaces.mujoco_sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
-from pi0_hw_interfaces.embodiment import load_embodiment
 from pi0_hw_interfaces.mujoco_sim import expert
 from pi0_hw_interfaces.mujoco_sim.robot import EPOCH, PhysicsRobot
 from pi0_hw_interfaces.mujoco_sim.scene import Cameras, task_names
@@ -65,18 +64,10 @@ def demonstration(robot: PhysicsRobot, cameras: Cameras, adapter, seed: int, ind
 def write_dataset(out: str | Path, tasks, seeds, image_size: int = 112, horizon: int = 50,
                   steps: int | None = None, only_success: bool = True) -> dict:
     """The demonstrations of every (task, seed) as a dataset at `out`; a summary."""
-    from pi0_policy.data.convert import save_episode_norm_stats
-    from pi0_policy.data.lerobot import DatasetWriter
-    from pi0_policy.policy.adapters import EmbodimentAdapter
+    from pi0_policy.data.convert import open_writer, save_episode_norm_stats
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty")
-    spec = load_embodiment(EMBODIMENT)
-    adapter = EmbodimentAdapter(spec)
-    writer = DatasetWriter(out, int(round(spec.control_rate_hz)), adapter.state_names, adapter.action_names,
-                           robot_type=spec.name, extra_info={"pi0_space": "model", "pi0_embodiment": spec.name,
-                                                             "pi0_actions": "commands"})
+    spec, adapter, writer = open_writer(out, EMBODIMENT)
     kept, failed, start = [], [], time.perf_counter()
     try:
         for task in tasks:
