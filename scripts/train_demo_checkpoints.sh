@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # Make the demo checkpoints with this project's own post-training pipeline, on CPU, end to end:
 #   1. the scripted expert does each task through ROS while `pi0 record` writes MCAP bags
-#      (ur5e_reach; bimanual_reach + bimanual_gripper), three recordings side by side;
+#      (ur5e_reach in two seed ranges; bimanual_reach; bimanual_gripper), four recordings side by side;
 #   2. `pi0 dataset convert` turns the bags into two LeRobot v3 datasets (ur5e, bimanual_trossen);
-#   3. `pi0 train` trains a random pi0_tiny per embodiment (both side by side, one thread each);
+#   3. `pi0 train` trains a random pi0_tiny per embodiment (both side by side, one thread each) in
+#      the `pi0ros_absolute_base` convention profile (absolute joint targets, the base camera);
 #   4. each checkpoint gets a demo.json (tasks, budget) and, with --install, replaces the committed
 #      one in src/pi0_bringup/pi0_bringup/demo_checkpoints/<embodiment>/.
-# About 40 min on 2 cores (5 min recording, 2 min converting, ~30 min training). Evaluate with
+# About 75 min on 2 cores (8 min recording, 5 min converting, ~60 min training). Evaluate with
 #   pi0 eval ur5e=OUT/ckpt/ur5e bimanual_trossen=OUT/ckpt/bimanual_trossen --episodes 50
 #
 #   scripts/train_demo_checkpoints.sh [--install] [OUT]       (default OUT: demo_training)
-# Settings: EPISODES (per task, default 150), STEPS (default 5000), BATCH (16), LR (5e-4),
-#           IMAGE (model image size, 112), DOMAIN_BASE (first of three ROS domain ids, 71).
+# Settings: UR5E_EPISODES (600), ALOHA_EPISODES (per bimanual task, 350), STEPS (10000), BATCH (16),
+#           LR (5e-4), IMAGE (model image size, 112), DOMAIN_BASE (first of four ROS domain ids, 71).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 install=0
 if [ "${1:-}" = --install ]; then install=1; shift; fi
 OUT=$(realpath -m "${1:-demo_training}")
-EPISODES=${EPISODES:-150} STEPS=${STEPS:-5000} BATCH=${BATCH:-16} LR=${LR:-5e-4} IMAGE=${IMAGE:-112}
+UR5E_EPISODES=${UR5E_EPISODES:-600} ALOHA_EPISODES=${ALOHA_EPISODES:-350} STEPS=${STEPS:-10000} BATCH=${BATCH:-16} LR=${LR:-5e-4} IMAGE=${IMAGE:-112}
 DOMAIN_BASE=${DOMAIN_BASE:-71}
 [ -e "$OUT/bags" ] && { echo "train_demo_checkpoints: $OUT/bags exists; give a new OUT" >&2; exit 1; }
 scripts/setup.sh
@@ -28,27 +29,30 @@ mkdir -p "$OUT/logs" "$OUT/bags" "$OUT/data" "$OUT/ckpt"
 cd "$OUT"
 
 # 1. demonstrations: pi0 record beside pi0 eval --expert (seeds 0.., apart from eval seeds 10000..)
-record() {  # TASK EMBODIMENT DOMAIN
-  export ROS_DOMAIN_ID=$3
-  pi0 record "bags/$1" --embodiment "$2" --episodes "$EPISODES" >"logs/record_$1.log" 2>&1 &
+record() {  # NAME TASK EMBODIMENT FIRST_SEED EPISODES DOMAIN
+  export ROS_DOMAIN_ID=$6
+  pi0 record "bags/$1" --embodiment "$3" --episodes "$5" >"logs/record_$1.log" 2>&1 &
   local recorder=$!
   sleep 3  # the recorder subscribes before the first episode starts
-  pi0 eval --expert --tasks "$1" --seed 0 --episodes "$EPISODES" --after-success 0.5 --gif-episodes 0 \
+  pi0 eval --expert --tasks "$2" --seed "$4" --episodes "$5" --after-success 0.5 --gif-episodes 0 \
     --out "expert_$1" >"logs/expert_$1.log" 2>&1
   wait "$recorder"
   tail -n 1 "expert_$1/table.md"
 }
-echo "1/3 recording $EPISODES expert episodes per task through ROS (logs in $OUT/logs)"
+echo "1/3 recording expert episodes through ROS: ur5e_reach $UR5E_EPISODES, bimanual_reach and" \
+     "bimanual_gripper $ALOHA_EPISODES each (logs in $OUT/logs)"
 start=$(date +%s)
-record ur5e_reach ur5e "$DOMAIN_BASE" &
-record bimanual_reach bimanual_trossen $((DOMAIN_BASE + 1)) &
-record bimanual_gripper bimanual_trossen $((DOMAIN_BASE + 2)) &
+half=$((UR5E_EPISODES / 2))
+record ur5e_reach_a ur5e_reach ur5e 0 "$half" "$DOMAIN_BASE" &
+record ur5e_reach_b ur5e_reach ur5e "$half" $((UR5E_EPISODES - half)) $((DOMAIN_BASE + 1)) &
+record bimanual_reach bimanual_reach bimanual_trossen 0 "$ALOHA_EPISODES" $((DOMAIN_BASE + 2)) &
+record bimanual_gripper bimanual_gripper bimanual_trossen 0 "$ALOHA_EPISODES" $((DOMAIN_BASE + 3)) &
 wait
 echo "    recorded in $(( $(date +%s) - start )) s"
 
 # 2. bags -> LeRobot v3 datasets, 96 px frames as the task camera renders them
 echo "2/3 converting bags to LeRobot v3 datasets"
-pi0 dataset convert bags/ur5e_reach data/ur5e --embodiment ur5e --image-size 96 --only-success
+pi0 dataset convert bags/ur5e_reach_a bags/ur5e_reach_b data/ur5e --embodiment ur5e --image-size 96 --only-success
 pi0 dataset convert bags/bimanual_reach bags/bimanual_gripper data/bimanual_trossen \
   --embodiment bimanual_trossen --image-size 96 --only-success
 
@@ -58,7 +62,7 @@ start=$(date +%s)
 for embodiment in ur5e bimanual_trossen; do
   OMP_NUM_THREADS=1 pi0 train "data/$embodiment" --out "ckpt/$embodiment" --preset pi0_tiny \
     --image-size "$IMAGE" --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --warmup 200 --log-every 50 \
-    --no-progress >"logs/train_$embodiment.log" 2>&1 &
+    --profile pi0ros_absolute_base --no-progress >"logs/train_$embodiment.log" 2>&1 &
 done
 wait
 minutes=$(( ($(date +%s) - start + 59) / 60 ))
@@ -67,7 +71,9 @@ tail -n 1 logs/train_*.log
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 write_demo_json() {  # EMBODIMENT TASK...
   local embodiment=$1; shift
-  python - "$OUT/ckpt/$embodiment/demo.json" "$EPISODES" "$minutes" "$(nproc)" "$cpu" "$@" <<'EOF'
+  local episodes=$UR5E_EPISODES
+  [ "$embodiment" = ur5e ] || episodes=$ALOHA_EPISODES
+  python - "$OUT/ckpt/$embodiment/demo.json" "$episodes" "$minutes" "$(nproc)" "$cpu" "$@" <<'EOF'
 import json, sys
 path, episodes, minutes, cores, cpu, *tasks = sys.argv[1:]
 json.dump({"tasks": tasks, "episodes_per_task": int(episodes), "train_minutes": float(minutes),

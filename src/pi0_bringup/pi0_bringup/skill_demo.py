@@ -82,6 +82,7 @@ def run_skill_demo(task_name: str, episodes: int, seed: int, out: Path, params: 
     def progress(record):
         result = f"success after {record['success_time']:.1f} s" if record["success"] else \
             f"no success in {record['duration']:.1f} s"
+        result += f", final reward {record['reward']:.2f}"
         log(f"  episode {record['seed'] - seed + 1}/{episodes} (seed {record['seed']}) "
             f"{record['instruction']!r}: {result}")
 
@@ -95,6 +96,10 @@ def run_skill_demo(task_name: str, episodes: int, seed: int, out: Path, params: 
     latencies = np.array(timing["latencies_s"] if timing else [])
     log("\npi0 demo: summary")
     log(f"  success                {successes}/{len(records)} episodes")
+    rewards = [r["reward"] for r in records if r["reward"] is not None]
+    if rewards:
+        log(f"  mean final reward      {sum(rewards) / len(rewards):.2f} (1 = at the goal; for a reach, 1 - the "
+            "distance to the named target as a fraction of the image)")
     times = [r["success_time"] for r in records if r["success"]]
     if times:
         log(f"  mean time to success   {sum(times) / len(times):.1f} s")

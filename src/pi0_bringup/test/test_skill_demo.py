@@ -60,10 +60,12 @@ def test_skill_demo_reaches_targets_with_the_trained_checkpoint(tmp_path, capsys
     episodes = [line for line in text.splitlines() if line.startswith("  episode ")]
     assert len(episodes) == 3 and all("reach the " in line for line in episodes)
     successes = sum("success after" in line for line in episodes)
-    # The untrained model succeeds in 0 of 50 (README); the trained one in >= 80 %: 3 episodes
-    # with no success would be a broken checkpoint or pipeline, not bad luck (0.2^3 < 1 %).
-    assert successes >= 1, text
     assert f"success                {successes}/3 episodes" in text
+    rewards = [float(line.rsplit("final reward ", 1)[1]) for line in episodes]
+    # An untrained pi0_tiny ends every ur5e_reach episode with reward 0.00 (50 of 50, README): the
+    # trained one ends near its target (0.58 mean final reward over 8 episodes at 4000 steps).
+    assert sum(rewards) / 3 >= 0.35, text
+    assert "mean final reward" in text
     assert "inference p50" in text and "replan points" in text
     gif = Image.open(out / "ur5e_reach.gif")
     assert gif.n_frames >= 5

@@ -30,14 +30,15 @@ def adapter_for(name):
 
 
 def test_every_profile_loads_and_fits_a_known_embodiment():
-    assert sorted(REFERENCE + ["pi0ros"]) == list_profiles()
+    own = ["pi0ros", "pi0ros_absolute_base"]  # this project's conventions (no external reference)
+    assert sorted(REFERENCE + own) == list_profiles()
     known = set(list_embodiments())
     for name in list_profiles():
         profile = load_profile(name)
         assert profile.name == name and profile.source and profile.description
         assert set(profile.embodiments) <= known | {"*"}, (name, profile.embodiments)
-    assert profiles_for("bimanual_trossen") == ["lerobot_aloha", "openpi_aloha", "openpi_aloha_sim", "pi0ros"]
-    assert profiles_for("franka") == ["openpi_droid", "openpi_franka_joint_position", "pi0ros"]
+    assert profiles_for("bimanual_trossen") == ["lerobot_aloha", "openpi_aloha", "openpi_aloha_sim", *own]
+    assert profiles_for("franka") == ["openpi_droid", "openpi_franka_joint_position", *own]
 
 
 @pytest.mark.parametrize("name", REFERENCE)

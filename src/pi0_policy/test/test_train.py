@@ -98,6 +98,28 @@ def test_saving_every_n_steps_keeps_training_and_saves_each_checkpoint(dataset, 
     assert config["source"]["step"] == 4
 
 
+def test_a_training_profile_sets_cameras_and_absolute_actions_and_is_recorded(dataset, tmp_path):
+    from pi0_policy.policy.local import Pi0Policy
+    from pi0_policy.policy.profiles import checkpoint_profile
+
+    cfg = tiny(dataset, tmp_path / "abs", num_cameras=None, profile="pi0ros_absolute_base")
+    model, _, tok, keys, config = build(cfg)
+    assert keys == ("base_0_rgb",) and config.num_cameras == 1
+    absolute, _ = load_datasets(cfg, config, tok, keys)
+    default_cfg = tiny(dataset, tmp_path / "delta")
+    delta, _ = load_datasets(default_cfg, build(default_cfg)[4], tok, build(default_cfg)[3])
+    assert not absolute[0].delta_mask.any() and delta[0].delta_mask[:6].all()  # ur5e: delta arm joints
+    rows = np.arange(len(absolute[0]))
+    chunks = absolute[0]._chunks(rows)
+    np.testing.assert_allclose(chunks[:, 0], absolute[0].action[absolute[0].chunk_rows[rows, 0]], atol=1e-6)
+    train(cfg)
+    assert checkpoint_profile(tmp_path / "abs").name == "pi0ros_absolute_base"
+    policy = Pi0Policy.from_checkpoint(tmp_path / "abs")
+    assert policy.info.image_keys == ("base_0_rgb",)
+    with pytest.raises(ValueError, match="unknown convention profile 'nope'"):
+        build(tiny(dataset, tmp_path / "x", profile="nope"))
+
+
 def test_lora_fine_tuning_of_a_checkpoint_trains_only_adapters_and_heads(dataset, tmp_path):
     from safetensors.torch import load_file
 

@@ -40,6 +40,8 @@ def register(subparsers) -> None:
     p.add_argument("--horizon", type=int, help="action horizon (random init only; default the preset's)")
     p.add_argument("--num-cameras", type=int, help="camera slots (random init only)")
     p.add_argument("--embodiment", help="adapter for robot-space datasets (default: the dataset's)")
+    p.add_argument("--profile", help="convention profile of the trained checkpoint (policy/profiles: delta "
+                   "dimensions, cameras, grippers; default pi0ros, or the --init checkpoint's); recorded in it")
     p.add_argument("--camera-map", nargs="*", help="VIDEO_KEY=MODEL_KEY, e.g. cam_high=base_0_rgb")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -80,7 +82,7 @@ def run(args) -> int:
         cfg = TrainConfig(
             datasets=[str(x) for x in args.datasets], out=str(args.out), init=str(args.init) if args.init else None,
             preset=args.preset, image_size=args.image_size, horizon=args.horizon, num_cameras=args.num_cameras,
-            embodiment=args.embodiment, steps=args.steps, batch_size=args.batch_size, accum=args.accum, lr=args.lr,
+            embodiment=args.embodiment, profile=args.profile, steps=args.steps, batch_size=args.batch_size, accum=args.accum, lr=args.lr,
             warmup=args.warmup, final_lr_ratio=args.final_lr_ratio, weight_decay=args.weight_decay,
             clip=args.clip, dtype=args.dtype, frozen_dtype=args.frozen_dtype, freeze=args.freeze,
             lora_rank=args.lora, lora_alpha=args.lora_alpha,

@@ -17,6 +17,7 @@ class TrainConfig:
     horizon: int | None = None
     num_cameras: int | None = None
     embodiment: str | None = None        # adapter for robot-space datasets (default: info.json's)
+    profile: str | None = None           # convention profile (policy/profiles; None: pi0ros, or --init's)
     steps: int = 1000
     batch_size: int = 8
     accum: int = 1

@@ -48,6 +48,15 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
+def training_profile(cfg: TrainConfig):
+    """The convention profile the checkpoint is trained in: --profile, else --init's, else pi0ros."""
+    from pi0_policy.policy.profiles import DEFAULT_PROFILE, checkpoint_profile, load_profile
+
+    if cfg.profile:
+        return load_profile(cfg.profile)  # KeyError names the profiles
+    return checkpoint_profile(cfg.init) if cfg.init else load_profile(DEFAULT_PROFILE)
+
+
 def build(cfg: TrainConfig):
     """(model, tokenizer path, tokenizer, image_keys, model config) before any training."""
     from pi0_policy.model.config import IMAGE_KEYS, get_config
@@ -65,14 +74,19 @@ def build(cfg: TrainConfig):
     overrides = {}
     if cfg.horizon:
         overrides["action_horizon"] = cfg.horizon
+    profile_keys = sorted(set((training_profile(cfg).cameras or {}).values()), key=IMAGE_KEYS.index)
     if cfg.num_cameras:
         overrides["num_cameras"] = cfg.num_cameras
+    elif profile_keys:  # a profile that names its cameras: exactly those slots
+        overrides["num_cameras"] = len(profile_keys)
     config = get_config(cfg.preset, **overrides)
     if cfg.image_size:
         config = dataclasses.replace(config, vision=dataclasses.replace(config.vision, image_size=cfg.image_size))
     model = build_model(config, device=cfg.device, seed=cfg.seed)
     tok_path = demo_tokenizer_path()
-    return model, tok_path, PromptTokenizer(tok_path, config.max_token_len), IMAGE_KEYS[: config.num_cameras], config
+    keys = tuple(profile_keys) if profile_keys and len(profile_keys) == config.num_cameras \
+        else IMAGE_KEYS[: config.num_cameras]
+    return model, tok_path, PromptTokenizer(tok_path, config.max_token_len), keys, config
 
 
 def load_datasets(cfg: TrainConfig, config, tokenizer, image_keys):
@@ -83,10 +97,11 @@ def load_datasets(cfg: TrainConfig, config, tokenizer, image_keys):
     from pi0_policy.train.data import mixture_norm_stats
 
     datasets = []
+    profile = training_profile(cfg)
     for root in cfg.datasets:
         data = read_dataset(root)
         name = cfg.embodiment or data.info.get("pi0_embodiment") or None
-        adapter = EmbodimentAdapter(load_embodiment(name)) if name else None
+        adapter = EmbodimentAdapter(load_embodiment(name), profile=profile) if name else None
         datasets.append(Pi0Dataset(data, config, tokenizer, image_keys, adapter, camera_map=cfg.camera_map))
     dims = {(d.state.shape[1], d.action.shape[1]) for d in datasets}
     if len(dims) > 1:
@@ -107,6 +122,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     from tqdm import tqdm
 
     from pi0_policy.policy.checkpoint import save_checkpoint
+    from pi0_policy.policy.profiles import record_profile
     from pi0_policy.train import distributed
     from pi0_policy.train.data import MixtureSampler
     from pi0_policy.train.finetune import apply_lora, freeze, merged_state_dict, trainable_summary
@@ -190,6 +206,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
                                 stats, image_keys=image_keys,
                                 source={"kind": "trained", "datasets": [str(d) for d in cfg.datasets],
                                         "init": cfg.init or f"random {config.name}", "step": step})
+                record_profile(out, training_profile(cfg).name, "trained")
                 plot_losses(history, out / PLOT_FILE)
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "sampler": sampler.state_dict(),
