@@ -11,17 +11,29 @@ For bimanual_trossen (or a YAML of that class). Topics (relative, names from the
 - service `~/reset` (std_srvs/Trigger): a new episode with the `seed` parameter (set it first,
   e.g. `ros2 param set /mujoco_sim seed 7`); the response message is the episode's JSON.
 
-The physics follows the node clock in real time: each control tick steps it up to now; if it
-falls more than `max_catchup_s` behind (a slow CPU, long renders), the rest is dropped and
-counted in `lag_s`.
+Time, two modes:
+- default (`publish_clock` false, `time_scale` 1): the physics follows the node clock in real
+  time: each control tick steps it up to now; if it falls more than `max_catchup_s` behind (a
+  slow CPU, long renders), the rest is dropped and counted in `lag_s`.
+- simulated time (`publish_clock` true, implied by any `time_scale` other than 1): the node owns
+  the time. It steps the physics control tick by control tick as fast as `time_scale` simulated
+  seconds per wall second asks (and the CPU allows) and publishes rosgraph_msgs/Clock on `/clock`
+  from its physics time, so nodes started with `use_sim_time` (the policy node, an evaluation
+  driver) follow it. Stamps (joint_states, images, trajectory acceptance) are that simulated
+  time; cameras are rendered every 1/`camera_rate_hz` simulated seconds, the physics waiting for
+  the render. When the CPU cannot keep up, simulated time runs slower than asked (nothing is
+  dropped); the shortfall beyond `max_catchup_s` is counted in `lag_s`. `/clock` never goes
+  back: a reset starts a new episode at the current simulated time.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -42,7 +54,10 @@ PARAMS = (
     Param("shadows", False, "Render shadows (as gym-aloha does; 4-7x the render time on a CPU)."),
     Param("task_rate_hz", 10.0, "~/task rate, Hz."),
     Param("max_catchup_s", 0.1, "Most simulated time stepped in one control tick; beyond it time is dropped."),
+    Param("publish_clock", False, "Own the time: step the physics at time_scale and publish /clock from it."),
+    Param("time_scale", 1.0, "Simulated seconds per wall second (publish_clock mode; != 1 turns it on)."),
 )
+CLOCK_TOPIC = "/clock"
 
 
 class MujocoSimNode(Node):
@@ -60,6 +75,10 @@ class MujocoSimNode(Node):
                 raise ValueError(f"{key} must be >= 0, got {p[key]}")
         if p["task_rate_hz"] == 0:
             raise ValueError("task_rate_hz must be > 0, got 0")
+        if not p["time_scale"] > 0:
+            raise ValueError(f"time_scale must be > 0 (simulated seconds per wall second), got {p['time_scale']}")
+        self.time_scale = float(p["time_scale"])
+        self.publish_clock = bool(p["publish_clock"]) or self.time_scale != 1.0
         self.spec = spec = load_embodiment(p["embodiment"])
         self.robot = PhysicsRobot(spec, p["task"], p["seed"])
         self.scene = self.robot.scene
@@ -69,6 +88,11 @@ class MujocoSimNode(Node):
         self.episode = 0
         self.lag_s = 0.0
         self._t0 = now_s(self)
+        # publish_clock mode: the simulated clock (s, never reset; starts at the wall time of now) and
+        # its anchor to the wall clock: simulated target = sim_anchor + time_scale * (wall - wall_anchor).
+        self.sim_now = self._sim_anchor = time.time()
+        self._wall_anchor: float | None = None  # set by the first wall tick (construction is not lag)
+        self._ticks = 0
         for c in spec.trajectory_controllers:
             self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10)
         self.joint_pub = self.create_publisher(JointState, spec.joint_state_topic, 10)
@@ -84,13 +108,33 @@ class MujocoSimNode(Node):
         self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco_gl")
         self._closed = False
         self.create_service(Trigger, "~/reset", self._on_reset)
-        self.create_timer(1.0 / (p["rate_hz"] or spec.control_rate_hz), self._on_control)
+        period = 1.0 / (p["rate_hz"] or spec.control_rate_hz)
         self._camera_timer = None
-        if p["camera_rate_hz"] > 0 and self.cameras:
-            self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+        self._cameras_on = p["camera_rate_hz"] > 0 and bool(self.cameras)
+        if self.publish_clock:
+            from rclpy.clock import Clock, ClockType
+            from rosgraph_msgs.msg import Clock as ClockMsg
+
+            self._clock_msg = ClockMsg
+            self.clock_pub = self.create_publisher(ClockMsg, CLOCK_TOPIC, 10)
+            self.period = period
+            self.camera_every = max(1, round(1.0 / (p["camera_rate_hz"] * period))) if self._cameras_on else 0
+            self.max_catchup_ticks = max(1, int(p["max_catchup_s"] / period))
+            # stepped on the wall clock (steady), whatever the node's own clock (it may use /clock itself)
+            self.create_timer(max(1e-3, period / max(1.0, self.time_scale)), self._on_wall_tick,
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+        else:
+            self.create_timer(period, self._on_control)
+            if self._cameras_on:
+                self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
         self.create_timer(1.0 / p["task_rate_hz"], self._publish_task)
+        clock = f"; /clock at {self.time_scale:g}x wall time" if self.publish_clock else ""
         self.get_logger().info(f"MuJoCo ALOHA {self.scene.task}, seed {self.scene.seed}: {len(self.cameras)} "
-                               f"cameras at {p['camera_rate_hz']:g} Hz")
+                               f"cameras at {p['camera_rate_hz']:g} Hz{clock}")
+
+    def now(self) -> float:
+        """The simulator's time now, s: simulated (publish_clock) or the node clock's."""
+        return self.sim_now if self.publish_clock else now_s(self)
 
     # ------------------------------------------------------------------ episode
     def episode_info(self) -> dict:
@@ -105,6 +149,8 @@ class MujocoSimNode(Node):
         self.episode += 1
         self.lag_s = 0.0
         self._t0 = now_s(self)
+        if self.publish_clock:
+            self._wall_anchor = None  # re-anchored at the next tick: the reset's time is not lag
         info = self.episode_info()
         self._publish_task()
         return info
@@ -127,7 +173,7 @@ class MujocoSimNode(Node):
         def callback(msg: JointTrajectory):
             names, times, positions, stamp = trajectory_fields(msg)
             try:
-                self.robot.accept(controller, names, times, positions, stamp, now_s(self))
+                self.robot.accept(controller, names, times, positions, stamp, self.now())
             except TrajectoryError as err:
                 text = f"{controller}: {err}"
                 self.rejected.append(text)
@@ -146,6 +192,33 @@ class MujocoSimNode(Node):
             steps = self.max_catchup_steps
         if steps > 0:
             self.robot.advance(steps)
+        self._publish_joint_states(now)
+
+    def _on_wall_tick(self):
+        """publish_clock mode: control ticks up to time_scale x the wall time elapsed (see the module doc)."""
+        if self._closed:
+            return
+        if self._wall_anchor is None:
+            self._sim_anchor, self._wall_anchor = self.sim_now, time.monotonic()
+        target = self._sim_anchor + self.time_scale * (time.monotonic() - self._wall_anchor)
+        ticks = int((target - self.sim_now) / self.period + 1e-9)
+        if ticks > self.max_catchup_ticks:  # the CPU is behind: simulated time runs slower than asked
+            behind = (ticks - self.max_catchup_ticks) * self.period
+            self._sim_anchor -= behind
+            self.lag_s += behind
+            ticks = self.max_catchup_ticks
+        for _ in range(ticks):
+            self.sim_now += self.period
+            self.robot.control(self.sim_now)
+            self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
+            sec = int(self.sim_now)
+            self.clock_pub.publish(self._clock_msg(clock=Time(sec=sec, nanosec=int((self.sim_now - sec) * 1e9))))
+            self._publish_joint_states(self.sim_now)
+            self._ticks += 1
+            if self.camera_every and self._ticks % self.camera_every == 0:
+                self._on_camera()
+
+    def _publish_joint_states(self, now: float):
         msg = JointState()
         msg.header.stamp = stamp_msg(now)
         msg.name = list(self.spec.joint_names)
@@ -166,7 +239,7 @@ class MujocoSimNode(Node):
     def _on_camera(self):
         if self._closed:
             return
-        stamp = stamp_msg(now_s(self))
+        stamp = stamp_msg(self.now())
         for cam, pub, w, h in self.cameras:
             try:
                 img = self.render(cam.role, w, h)
@@ -175,7 +248,9 @@ class MujocoSimNode(Node):
                     f"camera rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}: {err!r}; cameras "
                     "disabled (install Mesa EGL: apt-get install libegl1 libegl-mesa0, or MUJOCO_GL=osmesa "
                     "with libosmesa6)")
-                self._camera_timer.cancel()
+                if self._camera_timer is not None:
+                    self._camera_timer.cancel()
+                self.camera_every = 0
                 return
             msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
             msg.header.stamp = stamp
