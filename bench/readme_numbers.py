@@ -92,7 +92,8 @@ def skill_demo_output(text: str, out: str) -> str:
     """The skill demo's lines as a reader sees them: paths relative to the repository."""
     lines = [line for line in text.splitlines() if line.strip() or line == ""]
     first = next(i for i, line in enumerate(lines) if line.startswith("pi0 demo: "))
-    keep = [line.replace(out, "demo_out").replace(str(ROOT) + "/", "") for line in lines[first:]]
+    keep = [line.replace(out, "demo_out").replace(str(ROOT) + "/", "") for line in lines[first:]
+            if not line.startswith("[INFO]")]  # the sim robot's start-up log line
     return "\n".join(keep).strip()
 
 

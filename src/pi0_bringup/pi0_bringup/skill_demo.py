@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DEMO_CHECKPOINTS = Path(__file__).parent / "demo_checkpoints"
+DEMO_CHECKPOINTS = Path(__file__).resolve().parent / "demo_checkpoints"
 DEFAULT_TASK = "ur5e_reach"
 DEFAULT_EPISODES = 6
 DEFAULT_EPISODE_SEED = 20000  # apart from demonstration seeds (0 on) and the README table's (10000 on)

@@ -42,6 +42,7 @@ def test_demo_output_keeps_start_first_and_last_progress_and_the_summary():
 def test_skill_demo_output_is_the_demo_from_its_first_line_with_relative_paths():
     numbers = load("readme_numbers")
     lines = ["[setup] ready", "pi0 demo: π0 trained by this project's pipeline", f"pi0 demo: checkpoint {ROOT}/src/x",
+             "[INFO] [1.0] [sim_robot]: simulating ur5e",
              "  episode 1/6 (seed 20000) 'reach the red target': success after 1.2 s", "",
              "pi0 demo: summary", "  saved                  /tmp/y/ur5e_reach.gif"]
     sample = numbers.skill_demo_output("\n".join(lines), "/tmp/y").splitlines()
