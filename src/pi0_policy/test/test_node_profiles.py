@@ -30,7 +30,7 @@ def test_profile_mismatch_fails_configure_and_a_fitting_one_is_applied(world, tm
     report = node.status_report()
     assert report.lifecycle_state == "unconfigured"
     assert "profile 'openpi_droid' is for ['franka'], not embodiment 'ur5e'" in report.faults[0]
-    assert "['openpi_ur5', 'pi0ros']" in report.faults[0]
+    assert "['openpi_ur5', 'pi0ros', 'pi0ros_absolute_base']" in report.faults[0]
 
     record_profile(checkpoint, "openpi_ur5")
     node = configure(world, "ur5_on_ur5e", checkpoint)
