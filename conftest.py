@@ -4,12 +4,29 @@
   sets one; a bare `pytest` picks one here), so parallel runs do not cross-talk.
 - `ros_context`: a fresh rclpy context per test, always shut down.
 - `spin_until`: spin an executor until a predicate holds, or fail with a message.
+- `load_bench(name)`: a script of bench/ as a module (tests import it: `from conftest import load_bench`).
 """
+import importlib.util
 import os
 import random
 import time
+from pathlib import Path
 
 import pytest
+
+BENCH_DIR = Path(__file__).resolve().parent / "bench"
+
+
+def load_bench(name: str, skip_missing: bool = False):
+    """bench/<name>.py as a module (the bench scripts are files, not a package). With
+    `skip_missing`, a checkout without that script skips the calling test instead of failing."""
+    path = BENCH_DIR / f"{name}.py"
+    if skip_missing and not path.is_file():
+        pytest.skip(f"{path} not in this checkout")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")

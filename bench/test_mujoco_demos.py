@@ -1,22 +1,17 @@
 """bench/mujoco_demos.py: scripted-expert demonstrations written as a LeRobot v3 dataset that this
 project's reader and training data loader take (top camera only, model space, 50 Hz)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_bench
 
-BENCH = Path(__file__).resolve().parent / "mujoco_demos.py"
 STEPS, SIZE = 30, 32
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("mujoco_demos", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("mujoco_demos")
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,18 @@
 """bench/mujoco_policy.py: a random π0 closed loop on the MuJoCo ALOHA scene in simulated time
 (a real pi0_tiny forward per chunk, real physics, the node's adapter and planning step)."""
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_bench
 
-BENCH = Path(__file__).resolve().parent / "mujoco_policy.py"
 IMAGE_SIZE = 56  # a small square render keeps the test fast; the bench renders at the checkpoint's size
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("mujoco_policy", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("mujoco_policy")
 
 
 def make_checkpoint(path: Path, image_keys=("base_0_rgb", "left_wrist_0_rgb", "right_wrist_0_rgb")) -> Path:

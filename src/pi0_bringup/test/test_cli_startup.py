@@ -1,13 +1,11 @@
 """Subcommands that need no model start without importing torch (the time itself is measured in
 bench/cli_startup.py, as a ratio to `python -c pass`, never asserted here)."""
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import load_bench
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "cli_startup.py"
 PROBE = """
 import sys
 from pi0_bringup import cli
@@ -19,14 +17,11 @@ print("TORCH_IMPORTED" if "torch" in sys.modules else "NO_TORCH", code)
 """
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("cli_startup", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cli_startup_bench():
+    return load_bench("cli_startup")
 
 
-@pytest.mark.parametrize("label, args", load_bench().COMMANDS)
+@pytest.mark.parametrize("label, args", cli_startup_bench().COMMANDS)
 def test_torch_free_subcommands_do_not_import_torch(label, args):
     result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
     last = result.stdout.strip().splitlines()[-1]
@@ -35,7 +30,7 @@ def test_torch_free_subcommands_do_not_import_torch(label, args):
 
 
 def test_bench_prints_every_command_as_a_ratio_to_the_baseline(capsys):
-    bench = load_bench()
+    bench = cli_startup_bench()
     assert bench.main(["--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "python -c pass (baseline)" in out and out.count("x\n") == len(bench.COMMANDS) + 2

@@ -1,21 +1,17 @@
 """bench/readme_numbers.py puts its output where the README's markers are, and the README's
 first screen names the same system packages that scripts/setup.sh checks for."""
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from conftest import load_bench
 
 from pi0_bringup.commands.demo import progress_line
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load = load_bench
 
 
 def test_replace_between_markers_keeps_the_rest():

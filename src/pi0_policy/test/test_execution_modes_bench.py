@@ -1,22 +1,14 @@
 """bench/execution_modes.py: the join metrics on hand-made chunks, and one short run (open loop
 and rtc, no injected delay) over DDS with its table and plot."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "execution_modes.py"
+from conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not BENCH.is_file():
-        pytest.skip(f"{BENCH} not in this checkout")
-    spec = importlib.util.spec_from_file_location("execution_modes", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("execution_modes", skip_missing=True)
 
 
 def test_join_metrics_on_known_chunks(bench):

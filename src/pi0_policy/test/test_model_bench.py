@@ -1,20 +1,12 @@
 """bench/model_latency.py runs on pi0_tiny and reports positive times and a computed cache speed-up."""
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "model_latency.py"
+from conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not BENCH.is_file():
-        pytest.skip(f"{BENCH} not in this checkout")
-    spec = importlib.util.spec_from_file_location("model_latency", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("model_latency", skip_missing=True)
 
 
 def test_bench_main_on_tiny(bench, capsys):

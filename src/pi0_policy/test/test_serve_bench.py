@@ -1,22 +1,16 @@
 """bench/remote_overhead.py runs end to end on pi0_tiny (a `pi0 serve` subprocess, a zero-policy
 server process, client threads) and reports consistent numbers; `pi0 serve` refuses bad options
 with one line naming them."""
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "remote_overhead.py"
+from conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("remote_overhead", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("remote_overhead")
 
 
 def test_bench_on_tiny(bench, capsys):
