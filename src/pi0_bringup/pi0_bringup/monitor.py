@@ -117,6 +117,24 @@ class Monitor(Node):
         }
 
 
+def replan_coverage(chunks: int, seconds: float, spec) -> tuple[int, int]:
+    """(replan points that got a chunk, replan points) over `seconds` of acting at `spec`'s rate:
+    a replan point every replan_interval control periods."""
+    points = max(1, int(seconds * spec.control_rate_hz / spec.replan_interval))
+    return min(chunks, points), points
+
+
+def keeping_up(latencies_s, spec, seconds: float) -> str:
+    """The demos' keeping-up line: inference p50/p90 and the share of replan points over
+    `seconds` at which a chunk arrived (one per latency)."""
+    hit, points = replan_coverage(len(latencies_s), seconds, spec)
+    if not len(latencies_s):
+        return f"  inference p50          n/a; chunks at 0 of {points} replan points"
+    p50, p90 = np.percentile(latencies_s, [50, 90]) * 1000
+    return (f"  inference p50          {p50:.0f} ms (p90 {p90:.0f} ms); chunks at "
+            f"{hit} of {points} replan points ({hit / points:.0%})")
+
+
 def joint_motion(positions: np.ndarray) -> tuple[float, float]:
     """(path length, largest displacement from the first sample) of joint positions (T × J).
 

@@ -49,27 +49,19 @@ def describe_checkpoint(folder: Path) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def replan_coverage(chunks: int, seconds: float, spec) -> tuple[int, int]:
-    """(replan points that got a chunk, replan points) over `seconds` of acting at `spec`'s rate."""
-    points = max(1, int(seconds * spec.control_rate_hz / spec.replan_interval))
-    return min(chunks, points), points
-
-
 def run_skill_demo(task_name: str, episodes: int, seed: int, out: Path, params: dict,
                    startup_timeout: float, log=None) -> int:
     """Run the demo; 0 when every episode ran (whatever the success), 1 if the policy failed."""
-    import numpy as np
-
     from pi0_hw_interfaces.tasks import load_task
 
-    log = log or (lambda *a: print(*a))
+    from pi0_bringup import robots
     from pi0_bringup.evaluation.gif import save_gif
     from pi0_bringup.evaluation.session import EvalPlan, run_plan
+    from pi0_bringup.monitor import keeping_up
 
+    log = log or (lambda *a: print(*a, flush=True))
     task = load_task(task_name)
     checkpoint = demo_checkpoint(task.embodiment)
-    from pi0_bringup import robots
-
     spec = robots.embodiment_spec(task.embodiment)
     log(f"pi0 demo: π0 trained by this project's pipeline ({describe_checkpoint(checkpoint)}) on the "
         f"simulated {task.embodiment} task {task_name!r}: {task.description}")
@@ -93,7 +85,7 @@ def run_skill_demo(task_name: str, episodes: int, seed: int, out: Path, params: 
         return 1
     successes = sum(bool(r["success"]) for r in records)
     acted = sum(r["duration"] for r in records)
-    latencies = np.array(timing["latencies_s"] if timing else [])
+    latencies = timing["latencies_s"] if timing else []
     log("\npi0 demo: summary")
     log(f"  success                {successes}/{len(records)} episodes")
     rewards = [r["reward"] for r in records if r["reward"] is not None]
@@ -103,11 +95,8 @@ def run_skill_demo(task_name: str, episodes: int, seed: int, out: Path, params: 
     times = [r["success_time"] for r in records if r["success"]]
     if times:
         log(f"  mean time to success   {sum(times) / len(times):.1f} s")
-    if latencies.size:
-        p50, p90 = np.percentile(latencies, [50, 90]) * 1000
-        hit, points = replan_coverage(latencies.size, acted, spec)
-        log(f"  inference p50          {p50:.0f} ms (p90 {p90:.0f} ms); chunks at {hit} of {points} replan "
-            f"points ({hit / points:.0%}) over {acted:.1f} s of episodes")
+    if latencies:
+        log(f"{keeping_up(latencies, spec, acted)} over {acted:.1f} s of episodes")
     gif = save_gif(out / f"{task_name}.gif", [(r["frames"], f"{r['instruction']} (seed {r['seed']})", r["success"])
                                               for r in records if r["frames"]])
     if gif is not None:

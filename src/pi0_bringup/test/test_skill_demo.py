@@ -7,6 +7,7 @@ from PIL import Image
 
 from pi0_bringup import cli, skill_demo
 from pi0_bringup.commands.demo import pipeline_mode
+from pi0_bringup.monitor import replan_coverage
 from pi0_hw_interfaces.embodiment import load_embodiment
 from pi0_hw_interfaces.tasks import load_task
 
@@ -33,9 +34,9 @@ def test_missing_demo_checkpoint_names_the_ones_there():
 
 def test_replan_coverage_counts_points_of_the_acting_time():
     spec = load_embodiment("ur5e")  # 20 Hz, replan every 16 actions: a point every 0.8 s
-    assert skill_demo.replan_coverage(9, 8.0, spec) == (9, 10)
-    assert skill_demo.replan_coverage(14, 8.0, spec) == (10, 10)
-    assert skill_demo.replan_coverage(0, 0.1, spec) == (0, 1)
+    assert replan_coverage(9, 8.0, spec) == (9, 10)
+    assert replan_coverage(14, 8.0, spec) == (10, 10)
+    assert replan_coverage(0, 0.1, spec) == (0, 1)
 
 
 def test_mode_is_the_skill_demo_unless_random_robot_or_checkpoint():

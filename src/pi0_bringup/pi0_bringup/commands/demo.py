@@ -229,19 +229,6 @@ def run_pipeline(args) -> int:
     return report(out, monitor.snapshot(), spec, args)
 
 
-def keeping_up(chunks, spec, duration: float) -> str:
-    """Inference p50/p90 and the share of replan points (every replan_interval control periods of
-    the run) at which a chunk arrived."""
-    import numpy as np
-
-    points = max(1, int(duration * spec.control_rate_hz / spec.replan_interval))
-    if not chunks:
-        return f"  inference p50          n/a; chunks at 0 of {points} replan points"
-    p50, p90 = np.percentile([c[2] for c in chunks], [50, 90]) * 1000
-    return (f"  inference p50          {p50:.0f} ms (p90 {p90:.0f} ms); chunks at "
-            f"{min(len(chunks), points)} of {points} replan points ({min(1.0, len(chunks) / points):.0%})")
-
-
 def report(out: Path, snapshot: dict, spec, args) -> int:
     """Print the summary, save the pictures; 0 if chunks arrived and the joints moved."""
     paths = save_pictures(out, snapshot, spec, args.robot, args.instruction)
@@ -249,7 +236,9 @@ def report(out: Path, snapshot: dict, spec, args) -> int:
     print("\npi0 demo: summary")
     print(f"  chunks received       {snapshot['chunks_received']}")
     print(f"  mean inference latency {'n/a' if math.isnan(latency) else f'{latency * 1000:.0f} ms'}")
-    print(keeping_up(snapshot["chunks"], spec, args.duration))
+    from pi0_bringup.monitor import keeping_up
+
+    print(keeping_up([c[2] for c in snapshot["chunks"]], spec, args.duration))
     print(f"  joint motion           {snapshot['joint_path_length']:.2f} rad path length, "
           f"largest displacement {snapshot['joint_max_displacement']:.3f}")
     status = snapshot["status"]

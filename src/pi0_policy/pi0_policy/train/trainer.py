@@ -53,7 +53,7 @@ def training_profile(cfg: TrainConfig):
     from pi0_policy.policy.profiles import DEFAULT_PROFILE, checkpoint_profile, load_profile
 
     if cfg.profile:
-        return load_profile(cfg.profile)  # KeyError names the profiles
+        return load_profile(cfg.profile)  # ValueError names the profiles
     return checkpoint_profile(cfg.init) if cfg.init else load_profile(DEFAULT_PROFILE)
 
 
@@ -134,6 +134,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out = Path(cfg.out)
     model, tok_path, tokenizer, image_keys, config = build(cfg)
     datasets, stats = load_datasets(cfg, config, tokenizer, image_keys)
+    profile_name = training_profile(cfg).name  # recorded in every saved checkpoint
     state_dim, action_dim = datasets[0].state.shape[1], datasets[0].action.shape[1]
     freeze(model, cfg.freeze)
     if cfg.lora_rank > 0:
@@ -206,7 +207,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
                                 stats, image_keys=image_keys,
                                 source={"kind": "trained", "datasets": [str(d) for d in cfg.datasets],
                                         "init": cfg.init or f"random {config.name}", "step": step})
-                record_profile(out, training_profile(cfg).name, "trained")
+                record_profile(out, profile_name, "trained")
                 plot_losses(history, out / PLOT_FILE)
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "sampler": sampler.state_dict(),
