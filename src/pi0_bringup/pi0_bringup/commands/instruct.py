@@ -66,38 +66,33 @@ def run(args) -> int:
         print(f"pi0 instruct: --topic {args.topic!r}: {problem}")
         return 2
     import rclpy
-    from rclpy.context import Context
     from std_msgs.msg import String
 
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("pi0_instruct", context=context, start_parameter_services=False)
-    try:
-        publisher = node.create_publisher(String, args.topic, instruction_qos())
-        publisher.publish(String(data=text))
-        what = "stop (empty instruction)" if args.stop else repr(text)
-        deadline = time.monotonic() + args.wait
-        while publisher.get_subscription_count() == 0 and (args.keep or time.monotonic() < deadline):
-            time.sleep(0.05)
-        if publisher.get_subscription_count() == 0:
+    from pi0_bringup.cli_node import cli_node
+
+    with cli_node("pi0_instruct") as (node, _):
+        try:
+            publisher = node.create_publisher(String, args.topic, instruction_qos())
+            publisher.publish(String(data=text))
+            what = "stop (empty instruction)" if args.stop else repr(text)
+            deadline = time.monotonic() + args.wait
+            while publisher.get_subscription_count() == 0 and (args.keep or time.monotonic() < deadline):
+                time.sleep(0.05)
+            if publisher.get_subscription_count() == 0:
+                print(
+                    f"pi0 instruct: no subscriber on {args.topic} after {args.wait:.1f} s; not delivered. "
+                    "Is pi0_policy_node running, with the same ROS_DOMAIN_ID and discovery range?"
+                )
+                return 1
+            acked = publisher.wait_for_all_acked(rclpy.duration.Duration(seconds=max(args.wait, 1.0)))
             print(
-                f"pi0 instruct: no subscriber on {args.topic} after {args.wait:.1f} s; not delivered. "
-                "Is pi0_policy_node running, with the same ROS_DOMAIN_ID and discovery range?"
+                f"pi0 instruct: sent {what} on {args.topic} to {publisher.get_subscription_count()} subscriber(s)"
+                + ("" if acked else " (not acknowledged yet)")
             )
-            return 1
-        acked = publisher.wait_for_all_acked(rclpy.duration.Duration(seconds=max(args.wait, 1.0)))
-        print(
-            f"pi0 instruct: sent {what} on {args.topic} to {publisher.get_subscription_count()} subscriber(s)"
-            + ("" if acked else " (not acknowledged yet)")
-        )
-        if args.keep:
-            print("pi0 instruct: keeping the instruction latched; Ctrl-C to exit")
-            while context.ok():
-                time.sleep(0.5)
-        return 0 if acked else 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+            if args.keep:
+                print("pi0 instruct: keeping the instruction latched; Ctrl-C to exit")
+                while node.context.ok():
+                    time.sleep(0.5)
+            return 0 if acked else 1
+        except KeyboardInterrupt:
+            return 0

@@ -105,24 +105,13 @@ def run(args) -> int:
     if problem:
         print(f"pi0 lifecycle: node name {args.node!r}: {problem}")
         return 2
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
+    from pi0_bringup.cli_node import cli_node
 
-    context = Context()
-    rclpy.init(args=[], context=context)
-    node = rclpy.create_node("pi0_lifecycle", context=context, start_parameter_services=False)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        return _run(node, executor, target, args)
-    except KeyboardInterrupt:
-        return 1
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+    with cli_node("pi0_lifecycle") as (node, executor):
+        try:
+            return _run(node, executor, target, args)
+        except KeyboardInterrupt:
+            return 1
 
 
 def _run(node, executor, target: str, args) -> int:

@@ -50,46 +50,32 @@ def _extra_topics(node, extras, wait: float = 2.0) -> list[tuple[str, str, str]]
 def record(out: Path, embodiment: str, namespace: str = "", duration: float | None = None,
            episodes: int | None = None, extras=(), context=None, log=print) -> dict:
     """Record until ``duration`` s or ``episodes`` ends (or KeyboardInterrupt); returns a summary."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
+    from pi0_bringup.cli_node import cli_node
     from pi0_bringup.recording.recorder import BagRecorder, embodiment_topics
     from pi0_hw_interfaces.embodiment import load_embodiment
 
     spec = load_embodiment(embodiment)
     if Path(out).exists():
         raise FileExistsError(f"{out} exists; pi0 record writes a new bag directory")
-    own = context is None
-    if own:
-        from rclpy.context import Context
-
-        context = Context()
-        rclpy.init(context=context)
-    node = rclpy.create_node("pi0_record", context=context, start_parameter_services=False)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
     recorder = None
-    try:
-        topics = embodiment_topics(spec, namespace) + _extra_topics(node, extras)
-        recorder = BagRecorder(node, out, topics, embodiment=spec.name)
-        log(f"pi0 record: recording {len(topics)} topics into {out} (Ctrl-C to stop)")
-        start = time.monotonic()
+    with cli_node("pi0_record", context) as (node, executor):
         try:
-            while context.ok():
-                executor.spin_once(timeout_sec=0.05)
-                if duration is not None and time.monotonic() - start >= duration:
-                    break
-                if episodes is not None and recorder.episodes_done >= episodes:
-                    break
-        except KeyboardInterrupt:
-            pass
-    finally:
-        if recorder is not None:
-            recorder.close()
-        executor.shutdown()
-        node.destroy_node()
-        if own:
-            rclpy.try_shutdown(context=context)
+            topics = embodiment_topics(spec, namespace) + _extra_topics(node, extras)
+            recorder = BagRecorder(node, out, topics, embodiment=spec.name)
+            log(f"pi0 record: recording {len(topics)} topics into {out} (Ctrl-C to stop)")
+            start = time.monotonic()
+            try:
+                while node.context.ok():
+                    executor.spin_once(timeout_sec=0.05)
+                    if duration is not None and time.monotonic() - start >= duration:
+                        break
+                    if episodes is not None and recorder.episodes_done >= episodes:
+                        break
+            except KeyboardInterrupt:
+                pass
+        finally:
+            if recorder is not None:
+                recorder.close()
     return {"path": str(out), "messages": dict(recorder.counts), "episodes": recorder.episodes}
 
 

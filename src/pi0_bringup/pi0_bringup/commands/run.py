@@ -43,67 +43,57 @@ def run(args) -> int:
     if problem:
         print(f"pi0 run: --node {args.node!r}: {problem}")
         return 2
-    import rclpy
     from pi0_msgs.action import ExecuteInstruction
     from pi0_msgs.msg import InstructionStep
     from rclpy.action import ActionClient
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
 
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("pi0_run", context=context, start_parameter_services=False)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    name = f"{args.node.rstrip('/')}/execute_instruction"
-    client = ActionClient(node, ExecuteInstruction, name)
-    handle = None
+    from pi0_bringup.cli_node import cli_node
 
-    def spin_until(done, timeout):
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        return done()
+    with cli_node("pi0_run") as (node, executor):
+        name = f"{args.node.rstrip('/')}/execute_instruction"
+        client = ActionClient(node, ExecuteInstruction, name)
+        handle = None
 
-    try:
-        if not spin_until(client.server_is_ready, args.wait):
-            print(f"pi0 run: no action server {name} after {args.wait:.1f} s. Is pi0_policy_node configured "
-                  "(pi0 lifecycle), with the same ROS_DOMAIN_ID?")
+        def spin_until(done, timeout):
+            deadline = time.monotonic() + timeout
+            while not done() and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+            return done()
+
+        try:
+            if not spin_until(client.server_is_ready, args.wait):
+                print(f"pi0 run: no action server {name} after {args.wait:.1f} s. Is pi0_policy_node configured "
+                      "(pi0 lifecycle), with the same ROS_DOMAIN_ID?")
+                return 1
+            goal = ExecuteInstruction.Goal(steps=[
+                InstructionStep(instruction=text, max_duration=args.timeout, stop_condition=args.until)
+                for text in args.instructions])
+            shown = {"step": -1}
+
+            def on_feedback(msg):
+                fb = msg.feedback
+                if fb.step != shown["step"]:
+                    shown["step"] = fb.step
+                    print(f"pi0 run: step {fb.step + 1}/{len(goal.steps)}: {fb.instruction!r}", flush=True)
+                for fault in fb.faults:
+                    print(f"pi0 run: fault: {fault}", flush=True)
+
+            sent = client.send_goal_async(goal, feedback_callback=on_feedback)
+            spin_until(sent.done, args.wait)
+            handle = sent.result() if sent.done() else None
+            if handle is None or not handle.accepted:
+                print("pi0 run: the goal was rejected (see the policy node's log)")
+                return 1
+            result_future = handle.get_result_async()
+            spin_until(result_future.done, float("inf"))
+            result = result_future.result().result
+            print(f"pi0 run: {OUTCOMES.get(result.outcome, result.outcome)}: {result.message} "
+                  f"({result.steps_completed}/{len(goal.steps)} steps, {result.chunks_executed} chunks, "
+                  f"{result.elapsed:.1f} s)")
+            return 0 if result.outcome == ExecuteInstruction.Result.SUCCEEDED else 1
+        except KeyboardInterrupt:
+            if handle is not None and handle.accepted:
+                cancel = handle.cancel_goal_async()
+                spin_until(cancel.done, 5.0)
+                print("pi0 run: cancelled; the robot holds")
             return 1
-        goal = ExecuteInstruction.Goal(steps=[
-            InstructionStep(instruction=text, max_duration=args.timeout, stop_condition=args.until)
-            for text in args.instructions])
-        shown = {"step": -1}
-
-        def on_feedback(msg):
-            fb = msg.feedback
-            if fb.step != shown["step"]:
-                shown["step"] = fb.step
-                print(f"pi0 run: step {fb.step + 1}/{len(goal.steps)}: {fb.instruction!r}", flush=True)
-            for fault in fb.faults:
-                print(f"pi0 run: fault: {fault}", flush=True)
-
-        sent = client.send_goal_async(goal, feedback_callback=on_feedback)
-        spin_until(sent.done, args.wait)
-        handle = sent.result() if sent.done() else None
-        if handle is None or not handle.accepted:
-            print("pi0 run: the goal was rejected (see the policy node's log)")
-            return 1
-        result_future = handle.get_result_async()
-        spin_until(result_future.done, float("inf"))
-        result = result_future.result().result
-        print(f"pi0 run: {OUTCOMES.get(result.outcome, result.outcome)}: {result.message} "
-              f"({result.steps_completed}/{len(goal.steps)} steps, {result.chunks_executed} chunks, "
-              f"{result.elapsed:.1f} s)")
-        return 0 if result.outcome == ExecuteInstruction.Result.SUCCEEDED else 1
-    except KeyboardInterrupt:
-        if handle is not None and handle.accepted:
-            cancel = handle.cancel_goal_async()
-            spin_until(cancel.done, 5.0)
-            print("pi0 run: cancelled; the robot holds")
-        return 1
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)

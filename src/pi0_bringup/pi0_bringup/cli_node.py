@@ -1,0 +1,34 @@
+"""One short-lived rclpy node for a command-line tool (`pi0 run`, `pi0 instruct`, `pi0 lifecycle`,
+`pi0 record`): a context of its own, a node and an executor, torn down whatever happens.
+
+    with cli_node("pi0_run") as (node, executor):
+        ...                       # node.context is the context
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+
+@contextmanager
+def cli_node(name: str, context=None):
+    """(node, executor) on a fresh rclpy context, or on `context` (which then stays the caller's
+    to shut down). On exit the executor shuts down, the node is destroyed and an own context is
+    shut down."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    own = context is None
+    if own:
+        context = Context()
+        rclpy.init(args=[], context=context)
+    node = rclpy.create_node(name, context=context, start_parameter_services=False)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        yield node, executor
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        if own and context.ok():
+            rclpy.shutdown(context=context)
