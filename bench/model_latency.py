@@ -162,7 +162,8 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
         for v in variants:  # interleaved: every variant sees the same load
             rounds[v].append(one_round(v))
         torch.set_num_threads(main.threads)
-        rates.append(matmul_rate(model.dtype, device))
+        rates.append(matmul_rate(model.dtype, device, sizes=(4096, 8192) if device.type == "cuda"
+                                 else (256, 512, 1024)))
     model.attention = main.attention
     torch.set_num_threads(main.threads)
     uncached = []
