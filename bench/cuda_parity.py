@@ -1,4 +1,4 @@
-"""On a GPU: the compiled (CUDA-graph) Euler loop and the eager model give the same actions.
+"""On a GPU: the compiled (CUDA-graph) model and the eager model give the same actions.
 
     python bench/cuda_parity.py --preset pi0 --dtype bfloat16
 
@@ -33,13 +33,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps-only", action="store_true",
+                        help="compile the Euler steps only (default: the observation half too)")
     args = parser.parse_args(argv)
     config = get_config(args.preset)
     inputs, noise = make_inputs(config, 1, args.device)
     model = build_model(config, dtype=args.dtype, device=args.device, seed=0)
     eager = model.sample_actions(**inputs, noise=noise, num_steps=args.steps)
     eager2 = model.sample_actions(**inputs, noise=noise + 0.5, num_steps=args.steps)
-    model.compile_denoise()
+    model.compile_denoise(observation=not args.steps_only)
     compiled = model.sample_actions(**inputs, noise=noise, num_steps=args.steps)
     compiled2 = model.sample_actions(**inputs, noise=noise + 0.5, num_steps=args.steps)
     result = {"compiled_vs_eager": relative(compiled, eager), "replay_vs_eager": relative(compiled2, eager2),
