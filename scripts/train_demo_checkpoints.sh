@@ -16,7 +16,7 @@
 #   scripts/train_demo_checkpoints.sh [--install] [OUT]       (default OUT: demo_training)
 # Settings: UR5E_EPISODES (600), ALOHA_EPISODES (per bimanual task, 350), STEPS (UR5e, 10000),
 #           ALOHA_STEPS (post-training, 8000), BATCH (16), LR (5e-4), IMAGE (model image size, 112),
-#           THREADS (torch threads per training, 2), DOMAIN_BASE (first of four ROS domain ids, 71).
+#           THREADS (torch threads per training, 1, as for the committed checkpoints), DOMAIN_BASE (first of four ROS domain ids, 71).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -24,7 +24,7 @@ install=0
 if [ "${1:-}" = --install ]; then install=1; shift; fi
 OUT=$(realpath -m "${1:-demo_training}")
 UR5E_EPISODES=${UR5E_EPISODES:-600} ALOHA_EPISODES=${ALOHA_EPISODES:-350} STEPS=${STEPS:-10000} BATCH=${BATCH:-16} LR=${LR:-5e-4} IMAGE=${IMAGE:-112}
-ALOHA_STEPS=${ALOHA_STEPS:-8000} THREADS=${THREADS:-2}
+ALOHA_STEPS=${ALOHA_STEPS:-8000} THREADS=${THREADS:-1}
 DOMAIN_BASE=${DOMAIN_BASE:-71}
 [ -e "$OUT/bags" ] && { echo "train_demo_checkpoints: $OUT/bags exists; give a new OUT" >&2; exit 1; }
 scripts/setup.sh
