@@ -22,7 +22,7 @@ def make_policy(params):
         return Pi0Policy.from_checkpoint(params.checkpoint, device=params.device, dtype=params.dtype,
                                          num_steps=params.num_steps,
                                          num_threads=getattr(params, "num_threads", 0),
-                                         compile=getattr(params, "compile", "off"))
+                                         compile=getattr(params, "compile", "none"))
     if backend == "remote":
         from pi0_policy.policy.remote import RemotePolicy
 

@@ -17,7 +17,7 @@ from pi0_policy.serve.client_layout import server_layouts
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble", "rtc")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-COMPILE_MODES = ("off", "steps", "all")
+COMPILE_MODES = ("none", "steps", "all")  # not "off": YAML reads an unquoted off as false
 BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
 
@@ -39,7 +39,7 @@ SCHEMA: tuple[Param, ...] = (
           "models), else float32 (pi0_policy/policy/runtime.py).", choices=DTYPES),
     Param("num_threads", 0, "Torch threads for inference; 0 = chosen from the model size and the cores "
           "this process may use.", minimum=0),
-    Param("compile", "off", "torch.compile the model at configure: steps = the Euler steps as one graph, all = "
+    Param("compile", "none", "torch.compile the model at configure: steps = the Euler steps as one graph, all = "
           "the image encoders and the observation forward too; on CUDA captured as CUDA graphs (the fast "
           "path), on a CPU inductor's kernels. Compiling takes seconds to minutes (warmup pays it).",
           choices=COMPILE_MODES),
