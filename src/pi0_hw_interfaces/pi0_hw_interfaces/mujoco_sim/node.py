@@ -6,8 +6,17 @@ For bimanual_trossen (or a YAML of that class). Topics (relative, names from the
   followers' positions are the targets of the MJCF's position actuators;
 - publishes `joint_states` at the control rate from the physics (gripper as the follower gripper
   angle, see `aloha.yaml`), each camera's sensor_msgs/Image (rgb8) rendered offscreen at
-  `camera_rate_hz`, `~/rejected` (as sim_robot), and `~/task` (std_msgs/String, JSON: task,
-  seed, episode, time, reward, max_reward, success, prompt, objects, lag_s) at `task_rate_hz`;
+  `camera_rate_hz`, `~/rejected` (as sim_robot), and `~/task` (std_msgs/String, JSON, reliable,
+  transient local: task, seed, episode, time, reward, max_reward, success, prompt, objects,
+  lag_s, and sim_robot's episode contract (`tasks/host.py`): id, instruction, goal (privileged:
+  instruction and object poses), reset_stamp (s, this node's time), success_time (s after the
+  reset); "error" and "error_id" after a bad reset request) at `task_rate_hz`, on reset and on
+  success;
+- subscribes `~/reset_task` (std_msgs/String JSON `{"task": NAME, "seed": INT, "id": STR}`, as
+  sim_robot; "task" left out = the current one): a new seeded episode of that task (the scene is
+  reloaded when the task changes), confirmed on `~/task` with the id. A bad request (unknown
+  task, a seed that is not an integer >= 0, not JSON) is reported on `~/task` and the current
+  episode goes on. This is what `pi0 eval --sim mujoco` (`tasks/driver.py`) drives;
 - service `~/reset` (std_srvs/Trigger): a new episode with the `seed` parameter (set it first,
   e.g. `ros2 param set /mujoco_sim seed 7`); the response message is the episode's JSON.
 
@@ -41,6 +50,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from ..embodiment import load_embodiment
 from ..ros_common import REJECTED_QOS, Param, declare, now_s, run_node, stamp_msg, trajectory_fields
+from ..tasks.episode import TASK_QOS
+from ..tasks.host import parse_reset_request
 from ..trajectory import TrajectoryError
 
 PARAMS = (
@@ -88,6 +99,8 @@ class MujocoSimNode(Node):
         self.episode = 0
         self.lag_s = 0.0
         self._t0 = now_s(self)
+        self.request_id = self.error = self.error_id = ""
+        self.success_time: float | None = None
         # publish_clock mode: the simulated clock (s, never reset; starts at the wall time of now) and
         # its anchor to the wall clock: simulated target = sim_anchor + time_scale * (wall - wall_anchor).
         self.sim_now = self._sim_anchor = time.time()
@@ -97,7 +110,8 @@ class MujocoSimNode(Node):
             self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10)
         self.joint_pub = self.create_publisher(JointState, spec.joint_state_topic, 10)
         self.rejected_pub = self.create_publisher(String, "~/rejected", REJECTED_QOS)
-        self.task_pub = self.create_publisher(String, "~/task", 10)
+        self.task_pub = self.create_publisher(String, "~/task", TASK_QOS)
+        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10)
         self.cameras = []
         for cam in spec.cameras:
             w, h = p["image_width"] or cam.width, p["image_height"] or cam.height
@@ -127,6 +141,7 @@ class MujocoSimNode(Node):
             self.create_timer(period, self._on_control)
             if self._cameras_on:
                 self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+        self.reset_stamp = self.now()
         self.create_timer(1.0 / p["task_rate_hz"], self._publish_task)
         clock = f"; /clock at {self.time_scale:g}x wall time" if self.publish_clock else ""
         self.get_logger().info(f"MuJoCo ALOHA {self.scene.task}, seed {self.scene.seed}: {len(self.cameras)} "
@@ -139,21 +154,66 @@ class MujocoSimNode(Node):
     # ------------------------------------------------------------------ episode
     def episode_info(self) -> dict:
         scene = self.scene
-        return {"task": scene.task, "seed": scene.seed, "episode": self.episode, "time": round(scene.time, 6),
-                "reward": scene.reward(), "max_reward": scene.best_reward, "success": scene.success,
-                "prompt": scene.task_config["prompt"], "lag_s": round(self.lag_s, 6),
-                "objects": [pose.round(6).tolist() for pose in scene.objects]}
+        prompt = scene.task_config["prompt"]
+        objects = [pose.round(6).tolist() for pose in scene.objects]
+        info = {"task": scene.task, "seed": scene.seed, "episode": self.episode, "id": self.request_id,
+                "time": round(scene.time, 6), "reward": scene.reward(), "max_reward": scene.best_reward,
+                "success": scene.success, "prompt": prompt, "instruction": prompt, "lag_s": round(self.lag_s, 6),
+                "objects": objects, "goal": {"instruction": prompt, "objects": objects},
+                "reset_stamp": self.reset_stamp,
+                "success_time": None if self.success_time is None else round(self.success_time, 4)}
+        if self.error:
+            info.update(error=self.error, error_id=self.error_id)
+        return info
 
-    def reset(self, seed: int) -> dict:
+    def reset(self, seed: int, task: str | None = None, request_id: str = "") -> dict:
+        """A new episode of `task` (default: the current one) from `seed`; its `~/task` JSON."""
+        if task is not None and task != self.scene.task:
+            self._load_task(task, seed)
         self.robot.reset(seed)
         self.episode += 1
         self.lag_s = 0.0
         self._t0 = now_s(self)
+        self.reset_stamp = self.now()
+        self.success_time = None
+        self.request_id, self.error, self.error_id = str(request_id), "", ""
         if self.publish_clock:
             self._wall_anchor = None  # re-anchored at the next tick: the reset's time is not lag
         info = self.episode_info()
         self._publish_task()
         return info
+
+    def _load_task(self, task: str, seed: int) -> None:
+        """Another task's scene (its own MJCF): new physics; the renderers of the old model closed."""
+        from .robot import PhysicsRobot
+
+        self._gl_thread.submit(self._close_renderers).result()
+        self.robot = PhysicsRobot(self.spec, task, seed)
+        self.scene = self.robot.scene
+
+    def _on_reset_task(self, msg: String):
+        from .scene import resolve_task
+
+        try:
+            name, seed, request_id = parse_reset_request(msg.data, self.scene.task, example="transfer_cube")
+            task = resolve_task(name)  # ValueError naming the choices
+        except ValueError as err:
+            self.error = err.args[0] if err.args else str(err)
+            try:
+                self.error_id = str(json.loads(msg.data).get("id", ""))
+            except (ValueError, AttributeError):
+                self.error_id = ""
+            self.get_logger().warning(f"{self.error}; episode {self.episode} goes on")
+            self._publish_task()
+            return
+        info = self.reset(seed, task, request_id)
+        self.get_logger().info(f"episode {info['episode']}: {info['task']} seed {info['seed']}")
+
+    def _check_success(self, now: float) -> None:
+        """Latch the time of the episode's first maximal reward and report it at once."""
+        if self.success_time is None and self.scene.success:
+            self.success_time = now - self.reset_stamp
+            self._publish_task()
 
     def _on_reset(self, request, response):
         try:
@@ -192,6 +252,7 @@ class MujocoSimNode(Node):
             steps = self.max_catchup_steps
         if steps > 0:
             self.robot.advance(steps)
+        self._check_success(now)
         self._publish_joint_states(now)
 
     def _on_wall_tick(self):
@@ -211,6 +272,7 @@ class MujocoSimNode(Node):
             self.sim_now += self.period
             self.robot.control(self.sim_now)
             self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
+            self._check_success(self.sim_now)
             sec = int(self.sim_now)
             self.clock_pub.publish(self._clock_msg(clock=Time(sec=sec, nanosec=int((self.sim_now - sec) * 1e9))))
             self._publish_joint_states(self.sim_now)
