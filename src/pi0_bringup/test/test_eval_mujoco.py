@@ -72,3 +72,45 @@ def test_eval_mujoco_runs_a_random_checkpoint_closed_loop(tmp_path, capsys):
     log = (out / "logs" / "bimanual_trossen" / "pi0_policy.log").read_text()
     assert log.count("configured: bimanual_trossen") == 1
     assert not list(out.glob("*.gif"))
+
+
+def test_pi0_record_during_eval_records_the_mujoco_episode_with_its_success(tmp_path):
+    """`pi0 record --use-sim-time` next to `pi0 eval --sim mujoco --expert` (the simulator's
+    /clock): the episode's markers with success, and a dataset whose actions line up with the
+    physics' joint states (commands and frames on one clock)."""
+    import threading
+
+    import numpy as np
+
+    from pi0_bringup.commands.record import record
+    from pi0_policy.data.convert import convert_bags
+    from pi0_policy.data.lerobot import read_dataset
+    from pi0_policy.policy.adapters import EmbodimentAdapter
+    from pi0_hw_interfaces.embodiment import load_embodiment
+
+    bag, result = tmp_path / "bag", {}
+    thread = threading.Thread(target=lambda: result.update(record(
+        bag, "bimanual_trossen", duration=120.0, episodes=1, log=lambda *_: None, use_sim_time=True,
+        clock_timeout=60.0)))
+    thread.start()
+    try:
+        assert cli.main(["eval", "--sim", "mujoco", "--expert", "--tasks", "transfer_cube", "--episodes", "1",
+                         "--seed", "5", "--after-success", "0.5", "--gif-episodes", "0",
+                         "--out", str(tmp_path / "eval")]) == 0
+    finally:
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "the recorder did not stop at the episode's end marker"
+    (marked,) = result["episodes"]
+    assert (marked["task"], marked["seed"], marked["success"]) == ("transfer_cube", 5, True)
+    summary = convert_bags([bag], tmp_path / "ds", "bimanual_trossen", only_success=True, progress=False)
+    data = read_dataset(tmp_path / "ds")
+    assert summary["episodes"] == 1 and summary["tasks"] == ["Transfer cube"]
+    eval_episode = json.loads((tmp_path / "eval" / "results.json").read_text())["episodes"][0]
+    # frames at 50 Hz over the episode (success + 0.5 s), from the first moment every camera had an image
+    assert 0.6 * eval_episode["duration"] * 50 <= len(data) <= eval_episode["duration"] * 50 + 10
+    adapter = EmbodimentAdapter(load_embodiment("bimanual_trossen"))
+    arms = [i for i, n in enumerate(adapter.state_names) if "gripper" not in n]
+    # the commanded arm joints lead the physics by a few control periods; on a wrong clock they
+    # would be a trajectory's end (0.1-0.5 rad off while the arms move)
+    assert np.median(np.abs(data.action[:, arms] - data.state[:, arms])) < 0.03
+    assert np.abs(data.state[-1, arms] - data.state[0, arms]).max() > 0.3  # the arms did move
