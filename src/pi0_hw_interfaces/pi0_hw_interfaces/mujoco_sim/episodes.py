@@ -16,15 +16,21 @@ from .scene import AlohaScene, config, resolve_task, task_names
 
 
 class PlanExpert:
-    """One episode's expert plan (`expert.ExpertPlan`) as the driver's chunks: the next `points`
-    points of the plan after `elapsed`, timed from now; after the plan, its last point."""
+    """One episode's expert plan (`expert.ExpertPlan`) as the driver's chunks: the rest of the
+    plan after `elapsed`, timed from now (so every chunk lies on the one timeline that starts at
+    the episode's start); after the plan, its last point.
 
-    def __init__(self, plan, spec, points: int):
-        self.plan, self.spec, self.points = plan, spec, int(points)
+    The whole rest, not 2 replan periods as the kinematic tasks' expert sends: a replan tick that
+    comes late (a loaded CPU; the driver shares its process with the simulator) then never
+    leaves the followers holding at a chunk's end and jumping to the plan when the next one
+    comes, which ACT's insertion does not survive."""
+
+    def __init__(self, plan, spec):
+        self.plan, self.spec = plan, spec
 
     def chunks(self, goal: dict, positions: dict, elapsed: float = 0.0) -> dict:
         times = self.plan.times
-        ahead = np.flatnonzero(times > elapsed + 1e-6)[:self.points]
+        ahead = np.flatnonzero(times > elapsed + 1e-6)
         if ahead.size:
             path, when = self.plan.positions[ahead], times[ahead] - elapsed
         else:  # the plan is over: hold its last point
@@ -67,4 +73,4 @@ class MujocoTasks:
         if key not in self._scenes:
             self._scenes[key] = AlohaScene(embodiment, key)
         plan = expert_mod.plan(self._scenes[key], objects=goal["objects"])
-        return PlanExpert(plan, embodiment, 2 * embodiment.replan_interval)
+        return PlanExpert(plan, embodiment)

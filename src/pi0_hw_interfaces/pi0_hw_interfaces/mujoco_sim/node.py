@@ -269,6 +269,8 @@ class MujocoSimNode(Node):
             self.lag_s += behind
             ticks = self.max_catchup_ticks
         for _ in range(ticks):
+            if self._closed:  # destroy_node ran while this callback was still stepping
+                return
             self.sim_now += self.period
             self.robot.control(self.sim_now)
             self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
@@ -288,12 +290,14 @@ class MujocoSimNode(Node):
         self.joint_pub.publish(msg)
 
     def render(self, role: str, width: int, height: int):
-        """The current (height, width, 3) uint8 image of camera `role`."""
+        """The current (height, width, 3) uint8 image of camera `role` (None once the node is destroyed)."""
         return self._gl_thread.submit(self._render, role, width, height).result()
 
     def _render(self, role: str, width: int, height: int):
         from .scene import Cameras
 
+        if self._closed:  # no new GL context after destroy_node closed them all
+            return None
         if (width, height) not in self._renderers:
             self._renderers[(width, height)] = Cameras(self.scene.model, width, height, self.shadows)
         return self._renderers[(width, height)].render(self.scene.data, role)
@@ -306,6 +310,8 @@ class MujocoSimNode(Node):
             try:
                 img = self.render(cam.role, w, h)
             except Exception as err:  # no GL (EGL/OSMesa missing, no display): the robot keeps running
+                if self._closed:  # the GL thread was shut down under this callback: not a GL failure
+                    return
                 self.get_logger().error(
                     f"camera rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}: {err!r}; cameras "
                     "disabled (install Mesa EGL: apt-get install libegl1 libegl-mesa0, or MUJOCO_GL=osmesa "
@@ -313,6 +319,8 @@ class MujocoSimNode(Node):
                 if self._camera_timer is not None:
                     self._camera_timer.cancel()
                 self.camera_every = 0
+                return
+            if img is None:
                 return
             msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
             msg.header.stamp = stamp
