@@ -1,8 +1,9 @@
 """`mujoco_sim` behind the sim robot's episode contract, over real DDS, driven by the episode
 driver that `pi0 eval --sim mujoco` uses (`tasks/driver.py` with the mujoco task catalog): a
 reset with a seed reproduces the seeded object poses (reported on ~/task and in the physics), a
-reset names another task (or an alias) and the scene changes, and a bad reset request is
-reported on ~/task with its id while the running episode goes on.
+reset names another task (or an alias) and the scene changes, a bad reset request is
+reported on ~/task with its id while the running episode goes on, and a chunk planned before a
+reset is rejected.
 
 As in `pi0 eval`, the simulator owns the time (`publish_clock`) and the driver follows /clock.
 Tolerance: an untouched object settles on the table by < 1 mm in the 0.6 s after a reset
@@ -14,13 +15,14 @@ import time
 
 import numpy as np
 import pytest
-from hw_test_support import params
+from hw_test_support import params, trajectory
 from rclpy.executors import MultiThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from pi0_hw_interfaces.mujoco_sim.node import MujocoSimNode
 from pi0_hw_interfaces.mujoco_sim.scene import sample_objects
+from pi0_hw_interfaces.ros_common import stamp_msg
 from pi0_hw_interfaces.tasks.catalog import task_catalog
 from pi0_hw_interfaces.tasks.driver import EpisodeDriver
 
@@ -119,3 +121,11 @@ def test_bad_reset_requests_are_reported_and_the_episode_goes_on(world):
     record, state = idle_episode(driver, "transfer_cube", 5)  # a good request clears the error
     assert "error" not in state and record["seed"] == state["seed"] == 5
     assert state["episode"] == before["episode"] + 1
+    # a chunk planned in the previous episode and delivered after the reset does not move the arms
+    controller = sim.spec.trajectory_controllers[0]
+    stale = trajectory(controller.joints, [0.5], [[0.3] * len(controller.joints)],
+                       stamp=stamp_msg(state["reset_stamp"] - 0.2))
+    driver.trajectory_pubs[controller.name].publish(stale)
+    wait(lambda: sim.rejected, what="the stale chunk's rejection")
+    assert sim.rejected == [f"{controller.name}: stamped 0.200 s before the last reset: planned for the "
+                            "previous episode"]

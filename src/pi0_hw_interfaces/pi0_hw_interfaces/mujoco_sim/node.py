@@ -3,7 +3,9 @@
 For bimanual_trossen (or a YAML of that class). Topics (relative, names from the embodiment spec):
 - subscribes `<controller>/joint_trajectory` for the four joint_trajectory controllers, with the
   same JTC semantics, clamping and velocity caps as sim_robot (`follower.GroupFollower`); the
-  followers' positions are the targets of the MJCF's position actuators;
+  followers' positions are the targets of the MJCF's position actuators. One addition: a
+  trajectory stamped before the last reset (planned in the previous episode, delivered after
+  the reset) is rejected, so it cannot move the arms of the new episode;
 - publishes `joint_states` at the control rate from the physics (gripper as the follower gripper
   angle, see `aloha.yaml`), each camera's sensor_msgs/Image (rgb8) rendered offscreen at
   `camera_rate_hz`, `~/rejected` (as sim_robot), and `~/task` (std_msgs/String, JSON, reliable,
@@ -233,6 +235,9 @@ class MujocoSimNode(Node):
         def callback(msg: JointTrajectory):
             names, times, positions, stamp = trajectory_fields(msg)
             try:
+                if 0 < stamp < self.reset_stamp:
+                    raise TrajectoryError(f"stamped {self.reset_stamp - stamp:.3f} s before the last reset: "
+                                          "planned for the previous episode")
                 self.robot.accept(controller, names, times, positions, stamp, self.now())
             except TrajectoryError as err:
                 text = f"{controller}: {err}"
