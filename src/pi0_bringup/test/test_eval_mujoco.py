@@ -1,7 +1,8 @@
 """`pi0 eval --sim mujoco`: the MuJoCo ALOHA simulator's tasks through the same evaluation as the
 kinematic tasks, end to end over DDS: the scripted ACT expert succeeds (reward 4 from the
-simulator's ~/task), a random pi0_tiny checkpoint runs closed loop in its own process, and bad
-arguments get one-line errors."""
+simulator's ~/task), a random pi0_tiny checkpoint runs closed loop in its own process on the
+simulator's /clock at half speed, `pi0 record --use-sim-time` next to it records the episode
+with its success mark, and bad arguments get one-line errors."""
 import csv
 import json
 
@@ -59,14 +60,16 @@ def test_eval_mujoco_expert_succeeds_with_the_simulators_reward(tmp_path, capsys
 def test_eval_mujoco_runs_a_random_checkpoint_closed_loop(tmp_path, capsys):
     out = tmp_path / "untrained"
     assert cli.main(["eval", "--sim", "mujoco", "--untrained", "--tasks", "insertion", "--episodes", "1",
-                     "--episode-s", "2", "--param", "num_steps:=2", "--gif-episodes", "0", "--out", str(out)]) == 0
+                     "--episode-s", "2", "--param", "num_steps:=2", "--time-scale", "0.5", "--gif-episodes", "0",
+                     "--out", str(out)]) == 0
     summary, episodes, table = read_outputs(out)
     assert "| untrained pi0_tiny | insertion | 1 | 0 % (0/1) | 0–79 % | – |" in table
     episode = summary["episodes"][0]
     assert (episode["success"], episode["max_reward"], episode["instruction"]) == \
         (False, 0, "Insert the peg into the socket")
     assert episode["commands"] > 0, "the policy node sent no trajectories"
-    assert 2.0 <= episode["duration"] < 3.0  # simulated seconds (the simulator's /clock)
+    assert 2.0 <= episode["duration"] < 3.0  # simulated seconds (the simulator's /clock at half wall speed)
+    assert summary["config"]["time_scale"] == 0.5
     timing = summary["policy_timing"]["bimanual_trossen"]
     assert timing["chunks"] > 0 and timing["replan_period_s"] == pytest.approx(0.5)
     log = (out / "logs" / "bimanual_trossen" / "pi0_policy.log").read_text()
