@@ -10,13 +10,10 @@ Tolerance: an untouched object settles on the table by < 1 mm in the 0.6 s after
 (measured ~0.1 mm); asserted within 5 mm of its seeded x, y.
 """
 import json
-import threading
-import time
 
 import numpy as np
 import pytest
-from hw_test_support import params, trajectory
-from rclpy.executors import MultiThreadedExecutor
+from hw_test_support import BackgroundSpin, params, trajectory, wait
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
@@ -34,33 +31,15 @@ BODIES = {"transfer_cube": ["box"], "insertion": ["peg", "socket"]}
 def world(ros_context):
     """(sim, driver): mujoco_sim on its own /clock and a driver with the mujoco catalog, spinning
     on a multi-threaded executor in a thread (the driver's run_episode blocks)."""
-    executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
+    spin = BackgroundSpin(ros_context)
     sim = MujocoSimNode(context=ros_context, parameter_overrides=params(camera_rate_hz=0.0, publish_clock=True))
     driver = EpisodeDriver(sim.spec, catalog=task_catalog("mujoco"), context=ros_context,
                            parameter_overrides=params(use_sim_time=True))
-    for node in (sim, driver):
-        executor.add_node(node)
-    stop = threading.Event()
-    thread = threading.Thread(target=lambda: [executor.spin_once(0.05) for _ in iter(stop.is_set, True)],
-                              daemon=True)
-    thread.start()
+    spin.add(sim, driver)
+    spin.start()
     driver.wait_for_sim()
     yield sim, driver
-    stop.set()
-    thread.join(timeout=5)
-    for node in list(executor.get_nodes()):
-        executor.remove_node(node)
-        node.destroy_node()
-    executor.shutdown()
-
-
-def wait(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
+    spin.close()
 
 
 def idle_episode(driver, task, seed):

@@ -38,9 +38,11 @@ Time, two modes:
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,12 +75,30 @@ PARAMS = (
 CLOCK_TOPIC = "/clock"
 
 
+def _locked(method):
+    """Run `method` holding the node's lock on the physics (see `MujocoSimNode`)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class MujocoSimNode(Node):
-    """The MuJoCo simulator node (see the module docstring). Parameters: `PARAMS`."""
+    """The MuJoCo simulator node (see the module docstring). Parameters: `PARAMS`.
+
+    Threads: the physics timers (stepping, cameras) run in a callback group of their own, so that
+    on a multi-threaded executor a physics timer that is always due (a loaded CPU) cannot starve
+    the trajectory, reset and task callbacks of the default group; one re-entrant lock serialises
+    every callback's use of the physics instead (the stepping loop takes it per control tick)."""
 
     def __init__(self, node_name: str = "mujoco_sim", **kwargs):
         super().__init__(node_name, **kwargs)
+        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from std_srvs.srv import Trigger
+
+        self._lock = threading.RLock()
+        physics = MutuallyExclusiveCallbackGroup()
 
         from .robot import PhysicsRobot
 
@@ -138,11 +158,12 @@ class MujocoSimNode(Node):
             self.max_catchup_ticks = max(1, int(p["max_catchup_s"] / period))
             # stepped on the wall clock (steady), whatever the node's own clock (it may use /clock itself)
             self.create_timer(max(1e-3, period / max(1.0, self.time_scale)), self._on_wall_tick,
-                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+                              clock=Clock(clock_type=ClockType.STEADY_TIME), callback_group=physics)
         else:
-            self.create_timer(period, self._on_control)
+            self.create_timer(period, self._on_control, callback_group=physics)
             if self._cameras_on:
-                self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+                self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera,
+                                                       callback_group=physics)
         self.reset_stamp = self.now()
         self.create_timer(1.0 / p["task_rate_hz"], self._publish_task)
         clock = f"; /clock at {self.time_scale:g}x wall time" if self.publish_clock else ""
@@ -168,6 +189,7 @@ class MujocoSimNode(Node):
             info.update(error=self.error, error_id=self.error_id)
         return info
 
+    @_locked
     def reset(self, seed: int, task: str | None = None, request_id: str = "") -> dict:
         """A new episode of `task` (default: the current one) from `seed`; its `~/task` JSON."""
         if task is not None and task != self.scene.task:
@@ -193,6 +215,7 @@ class MujocoSimNode(Node):
         self.robot = PhysicsRobot(self.spec, task, seed)
         self.scene = self.robot.scene
 
+    @_locked
     def _on_reset_task(self, msg: String):
         from .scene import resolve_task
 
@@ -227,6 +250,7 @@ class MujocoSimNode(Node):
         response.success, response.message = True, json.dumps(info)
         return response
 
+    @_locked
     def _publish_task(self):
         self.task_pub.publish(String(data=json.dumps(self.episode_info())))
 
@@ -235,10 +259,11 @@ class MujocoSimNode(Node):
         def callback(msg: JointTrajectory):
             names, times, positions, stamp = trajectory_fields(msg)
             try:
-                if 0 < stamp < self.reset_stamp:
-                    raise TrajectoryError(f"stamped {self.reset_stamp - stamp:.3f} s before the last reset: "
-                                          "planned for the previous episode")
-                self.robot.accept(controller, names, times, positions, stamp, self.now())
+                with self._lock:
+                    if 0 < stamp < self.reset_stamp:
+                        raise TrajectoryError(f"stamped {self.reset_stamp - stamp:.3f} s before the last reset: "
+                                              "planned for the previous episode")
+                    self.robot.accept(controller, names, times, positions, stamp, self.now())
             except TrajectoryError as err:
                 text = f"{controller}: {err}"
                 self.rejected.append(text)
@@ -246,6 +271,7 @@ class MujocoSimNode(Node):
                 self.rejected_pub.publish(String(data=text))
         return callback
 
+    @_locked
     def _on_control(self):
         now = now_s(self)
         self.robot.control(now)
@@ -264,28 +290,34 @@ class MujocoSimNode(Node):
         """publish_clock mode: control ticks up to time_scale x the wall time elapsed (see the module doc)."""
         if self._closed:
             return
-        if self._wall_anchor is None:
-            self._sim_anchor, self._wall_anchor = self.sim_now, time.monotonic()
-        target = self._sim_anchor + self.time_scale * (time.monotonic() - self._wall_anchor)
-        ticks = int((target - self.sim_now) / self.period + 1e-9)
-        if ticks > self.max_catchup_ticks:  # the CPU is behind: simulated time runs slower than asked
-            behind = (ticks - self.max_catchup_ticks) * self.period
-            self._sim_anchor -= behind
-            self.lag_s += behind
-            ticks = self.max_catchup_ticks
+        with self._lock:
+            if self._wall_anchor is None:
+                self._sim_anchor, self._wall_anchor = self.sim_now, time.monotonic()
+            target = self._sim_anchor + self.time_scale * (time.monotonic() - self._wall_anchor)
+            ticks = int((target - self.sim_now) / self.period + 1e-9)
+            if ticks > self.max_catchup_ticks:  # the CPU is behind: simulated time runs slower than asked
+                behind = (ticks - self.max_catchup_ticks) * self.period
+                self._sim_anchor -= behind
+                self.lag_s += behind
+                ticks = self.max_catchup_ticks
         for _ in range(ticks):
             if self._closed:  # destroy_node ran while this callback was still stepping
                 return
-            self.sim_now += self.period
-            self.robot.control(self.sim_now)
-            self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
-            self._check_success(self.sim_now)
-            sec = int(self.sim_now)
-            self.clock_pub.publish(self._clock_msg(clock=Time(sec=sec, nanosec=int((self.sim_now - sec) * 1e9))))
-            self._publish_joint_states(self.sim_now)
-            self._ticks += 1
-            if self.camera_every and self._ticks % self.camera_every == 0:
-                self._on_camera()
+            with self._lock:  # per tick: resets and trajectories get in between
+                self._tick()
+
+    def _tick(self):
+        """One control tick of simulated time (publish_clock mode; the lock is held)."""
+        self.sim_now += self.period
+        self.robot.control(self.sim_now)
+        self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
+        self._check_success(self.sim_now)
+        sec = int(self.sim_now)
+        self.clock_pub.publish(self._clock_msg(clock=Time(sec=sec, nanosec=int((self.sim_now - sec) * 1e9))))
+        self._publish_joint_states(self.sim_now)
+        self._ticks += 1
+        if self.camera_every and self._ticks % self.camera_every == 0:
+            self._on_camera()
 
     def _publish_joint_states(self, now: float):
         msg = JointState()
@@ -307,6 +339,7 @@ class MujocoSimNode(Node):
             self._renderers[(width, height)] = Cameras(self.scene.model, width, height, self.shadows)
         return self._renderers[(width, height)].render(self.scene.data, role)
 
+    @_locked
     def _on_camera(self):
         if self._closed:
             return
