@@ -76,10 +76,13 @@ CLOCK_TOPIC = "/clock"
 
 
 def _locked(method):
-    """Run `method` holding the node's lock on the physics (see `MujocoSimNode`)."""
+    """Run `method` holding the node's lock on the physics (see `MujocoSimNode`); once the node
+    is being destroyed, do nothing (return None): its publishers are gone."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with self._lock:
+            if self._closed:
+                return None
             return method(self, *args, **kwargs)
     return wrapper
 
@@ -260,6 +263,8 @@ class MujocoSimNode(Node):
             names, times, positions, stamp = trajectory_fields(msg)
             try:
                 with self._lock:
+                    if self._closed:
+                        return
                     if 0 < stamp < self.reset_stamp:
                         raise TrajectoryError(f"stamped {self.reset_stamp - stamp:.3f} s before the last reset: "
                                               "planned for the previous episode")
@@ -301,9 +306,9 @@ class MujocoSimNode(Node):
                 self.lag_s += behind
                 ticks = self.max_catchup_ticks
         for _ in range(ticks):
-            if self._closed:  # destroy_node ran while this callback was still stepping
-                return
             with self._lock:  # per tick: resets and trajectories get in between
+                if self._closed:  # destroy_node ran while this callback was still stepping
+                    return
                 self._tick()
 
     def _tick(self):
@@ -372,7 +377,8 @@ class MujocoSimNode(Node):
         self._renderers.clear()
 
     def destroy_node(self):
-        self._closed = True
+        with self._lock:  # after a running tick, before the next
+            self._closed = True
         self._gl_thread.submit(self._close_renderers).result()
         self._gl_thread.shutdown()
         return super().destroy_node()
