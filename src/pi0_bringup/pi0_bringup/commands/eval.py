@@ -11,7 +11,8 @@ results and a GIF of the first episodes of each task:
 
 `--sim mujoco`: the MuJoCo ALOHA simulator's tasks (gym-aloha's transfer_cube and insertion;
 reward and success from its `~/task`) on `mujoco_sim`, which then owns the time (`/clock`, its
-physics never drops time on a slow CPU; `--time-scale` is its time_scale).
+physics never drops time on a slow CPU; `--time-scale` is its time_scale): record next to it
+with `pi0 record --use-sim-time`.
 
 CHECKPOINT is a directory (for every task) or EMBODIMENT=DIR (tasks on that embodiment), as a
 checkpoint fits one embodiment's state/action dimensions. `--untrained`: random weights of
