@@ -118,6 +118,7 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
     dtype "auto" / threads 0: as the policy node chooses them. baseline: None, or a
     (attention, dtype, threads) to time as well, rounds interleaved with the main variant."""
     device = torch.device(device)
+    compile_steps = "steps" if compile_steps is True else (compile_steps or None)
     overrides = {"num_cameras": cameras} if cameras else {}
     config = get_config(preset, **overrides)
     uncached_steps = steps if uncached_steps is None else uncached_steps
@@ -136,8 +137,9 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
             build_s = build_s if build_s is not None else seconds
     model = models[main.dtype]
     inputs, noise = make_inputs(config, batch, device)
+    compile_observation = compile_steps == "all"
     if compile_steps:
-        model.compile_denoise()
+        model.compile_denoise(observation=compile_observation)
 
     def one_round(v: Variant) -> dict:
         m = models[v.dtype]
@@ -146,7 +148,7 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
         if compile_steps and v != main:
             m.uncompile_denoise()
         elif compile_steps:
-            m.compile_denoise() if m._compiled_loop is None else None
+            m.compile_denoise(observation=compile_observation) if m._compiled_loop is None else None
         prefix_inputs = [inputs[k] for k in ("images", "image_masks", "tokens", "token_masks")]
         (prefix, valid), images_s = _timed(lambda: m.embed_prefix(*prefix_inputs), device)
         cache, forward_s = _timed(lambda: m.cache_observation(prefix, valid, inputs["state"]), device)
@@ -162,7 +164,8 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
         for v in variants:  # interleaved: every variant sees the same load
             rounds[v].append(one_round(v))
         torch.set_num_threads(main.threads)
-        rates.append(matmul_rate(model.dtype, device))
+        rates.append(matmul_rate(model.dtype, device, sizes=(4096, 8192) if device.type == "cuda"
+                                 else (256, 512, 1024)))
     model.attention = main.attention
     torch.set_num_threads(main.threads)
     uncached = []
@@ -205,7 +208,7 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
 def format_report(r: dict) -> str:
     lines = [
         f"π0 latency: preset={r['preset']} ({r['parameters']:,} params) device={r['device']} "
-        f"dtype={r['dtype']} attention={r['attention']}{' compiled' if r['compiled'] else ''} "
+        f"dtype={r['dtype']} attention={r['attention']}{' compiled: ' + r['compiled'] if r['compiled'] else ''} "
         f"cameras={r['cameras']} steps={r['steps']} repeats={r['repeats']} batch={r['batch']} "
         f"threads={r['threads']}",
         f"{'part':<22}{'ms':>12}{'x paper 4090':>15}",
@@ -250,8 +253,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--uncached-steps", type=int, default=None,
                         help="full-sequence steps to time for the uncached baseline (default: --steps)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile all the Euler steps as one graph (CUDA: captured as CUDA graphs)")
+    parser.add_argument("--compile", nargs="?", const="steps", default=None, choices=["steps", "all"],
+                        help="torch.compile all the Euler steps as one graph (CUDA: captured as CUDA graphs); "
+                             "'all': the image encoders and the observation forward too")
     parser.add_argument("--weights", default=None,
                         help="a safetensors file to load (times loading); default: random weights")
     parser.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])

@@ -70,15 +70,9 @@ def test_reset_from_a_seed_is_reproducible_in_goal_state_and_image(world):
         driver.run_episode("nope", 0)
 
 
-BIMANUAL_STALL = ("late in session 2 the bimanual episodes began to stall (trajectory delivery up to 1.6 s late, "
-                  "an expert episode missing its 8 s) on this 2-core machine, also with code that had passed an "
-                  "hour earlier; the cause is not found yet (see the README's Known limits). The same expert and "
-                  "contract are covered by the ur5e case and, for the bimanual tasks, by test_tasks.py.")
-
-
 @pytest.mark.parametrize("embodiment, tasks", [
     ("ur5e", ["ur5e_reach"]),
-    pytest.param("bimanual_trossen", ["bimanual_reach", "bimanual_gripper"], marks=pytest.mark.skip(BIMANUAL_STALL))])
+    ("bimanual_trossen", ["bimanual_reach", "bimanual_gripper"])])
 def test_expert_succeeds_and_episode_events_follow_the_contract(world, embodiment, tasks):
     sim, driver = world(embodiment)
     events = []

@@ -48,3 +48,33 @@ def test_compiled_denoise_loop_matches_eager():
     torch.testing.assert_close(again, model.sample_actions(**obs, noise=noise + 1, num_steps=3),
                                atol=COMPILE_ATOL, rtol=0)
     assert (again - compiled).abs().max() > 1e-2
+
+
+def test_compiled_observation_matches_eager():
+    """The prefix embedding and the cache forward compiled too (the whole chunk captured on a GPU):
+    a room-less cache, the same prefix, cache and actions as eager, and a fresh cache per call."""
+    cfg = small_config()
+    model = build_model(cfg, seed=5).eval()
+    obs, noise = observation(cfg, seed=2)
+    prefix_inputs = [obs[k] for k in ("images", "image_masks", "tokens", "token_masks")]
+    prefix, valid = model.embed_prefix(*prefix_inputs)
+    eager_cache = model.cache_observation(prefix, valid, obs["state"])
+    eager = model.sample_actions(**obs, noise=noise, num_steps=3)
+    model.compile_denoise(observation=True)
+    c_prefix, c_valid = model.embed_prefix(*prefix_inputs)
+    cache = model.cache_observation(c_prefix, c_valid, obs["state"])
+    torch.testing.assert_close(c_prefix, prefix, atol=COMPILE_ATOL, rtol=0)
+    assert torch.equal(c_valid, valid)
+    assert cache.room == 0 and eager_cache.room == cfg.action_horizon
+    for (k, v), (ek, ev) in zip(cache.kv, eager_cache.kv, strict=True):
+        torch.testing.assert_close(k, ek[:, :, :cache.length], atol=COMPILE_ATOL, rtol=0)
+        torch.testing.assert_close(v, ev[:, :, :cache.length], atol=COMPILE_ATOL, rtol=0)
+    compiled = model.sample_actions(**obs, noise=noise, num_steps=3)
+    torch.testing.assert_close(compiled, eager, atol=COMPILE_ATOL, rtol=0)
+    other = dict(obs, state=obs["state"] + 1)
+    changed = model.sample_actions(**other, noise=noise, num_steps=3)
+    assert (changed - compiled).abs().max() > 1e-3  # a new observation, not a stale cache
+    model.uncompile_denoise()
+    assert model._compiled_observation is None
+    torch.testing.assert_close(model.sample_actions(**other, noise=noise, num_steps=3), changed,
+                               atol=COMPILE_ATOL, rtol=0)

@@ -104,3 +104,29 @@ def test_node_parameters_default_to_auto_and_check_num_threads():
         validate(values | {"num_threads": -1})
     with pytest.raises(ValueError, match=r"dtype='fp8': choose one of \['auto', "):
         validate(values | {"dtype": "fp8"})
+
+
+def test_compiled_policy_gives_the_eager_actions(tmp_path):
+    """compile=all (the node's `compile` parameter): the whole chunk compiled, same actions as off."""
+    import numpy as np
+
+    from pi0_policy.ros.parameters import SCHEMA, validate
+
+    path = make_random_checkpoint(tmp_path / "ckpt", preset="pi0_tiny", state_dim=5, action_dim=4)
+    eager = Pi0Policy.from_checkpoint(path, num_steps=2)
+    compiled = Pi0Policy.from_checkpoint(path, num_steps=2, compile="all")
+    assert eager.metadata["compile"] == "off" and compiled.metadata["compile"] == "all"
+    size = compiled.info.config.vision.image_size
+    rng = np.random.default_rng(0)
+    obs = {"images": {key: rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+                      for key in compiled.info.image_keys},
+           "state": rng.normal(size=5).astype(np.float32), "prompt": "pick up the cube",
+           "noise": rng.normal(size=(compiled.info.config.action_horizon,
+                                     compiled.info.config.max_action_dim)).astype(np.float32)}
+    np.testing.assert_allclose(compiled.infer(obs)["actions"], eager.infer(obs)["actions"], atol=1e-4)
+    with pytest.raises(ValueError, match="compile='yes': choose off, steps or all"):
+        Pi0Policy.from_checkpoint(path, compile="yes")
+    values = {p.name: p.default for p in SCHEMA} | {"embodiment": "ur5e", "checkpoint": "/ckpt"}
+    assert validate(values).compile == "off" and validate(values | {"compile": "all"}).compile == "all"
+    with pytest.raises(ValueError, match="compile='fast': choose one of"):
+        validate(values | {"compile": "fast"})

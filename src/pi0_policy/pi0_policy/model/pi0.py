@@ -104,6 +104,7 @@ class Pi0Model(nn.Module):
         self.action_out_proj = nn.Linear(w, a)
         self._compiled_step = None
         self._compiled_loop = None
+        self._compiled_observation = None
         self._attention = "sdpa"
 
     @property
@@ -185,6 +186,11 @@ class Pi0Model(nn.Module):
         Tokens of a masked camera and padded prompt tokens are invalid (never attended to).
         Prompt embeddings are scaled by sqrt(w_text) (Gemma); image tokens are not.
         """
+        if self._compiled_observation is not None:
+            return self._compiled_observation.embed_prefix(images, image_masks, tokens, token_masks)
+        return self._embed_prefix(images, image_masks, tokens, token_masks)
+
+    def _embed_prefix(self, images, image_masks, tokens, token_masks) -> tuple[Tensor, Tensor]:
         cfg, device = self.config, self.device
         image_embs = self.embed_images(images.to(device, torch.float32))
         table = self.paligemma_with_expert.paligemma.model.language_model.embed_tokens.weight
@@ -280,7 +286,14 @@ class Pi0Model(nn.Module):
 
     def cache_observation(self, prefix: Tensor, prefix_valid: Tensor, state: Tensor) -> ObservationCache:
         """One forward over the embedded prefix and the state token; keeps their keys/values (with
-        room for the action tokens' keys/values of each Euler step, written in place)."""
+        room for the action tokens' keys/values of each Euler step, written in place; compiled: no
+        room, the steps concatenate)."""
+        if self._compiled_observation is not None:
+            return self._compiled_observation.cache_observation(prefix, prefix_valid, state)
+        return self._cache_observation(prefix, prefix_valid, state, self.config.action_horizon)
+
+    def _cache_observation(self, prefix: Tensor, prefix_valid: Tensor, state: Tensor,
+                           cache_room: int) -> ObservationCache:
         b = prefix.shape[0]
         valid = torch.cat([prefix_valid, torch.ones(b, 1, dtype=torch.bool, device=prefix.device)], dim=1)
         block_start = torch.zeros_like(valid)
@@ -289,8 +302,7 @@ class Pi0Model(nn.Module):
         position = masks.positions(valid)
         _, kv = shared_forward(
             self.paligemma_with_expert.stacks, [prefix, self.embed_state(state)], mask, position,
-            self.config.rope_theta, keep_cache=True, cache_room=self.config.action_horizon,
-            attention=self.attention,
+            self.config.rope_theta, keep_cache=True, cache_room=cache_room, attention=self.attention,
         )
         next_position = position[:, -1] + 1
         step_mask, step_rope = self._step_inputs(valid, next_position, self.config.action_horizon)
@@ -359,16 +371,22 @@ class Pi0Model(nn.Module):
         """Use torch.compile(denoise_step, **compile_kwargs) for the Euler steps from now on."""
         self._compiled_step = torch.compile(self.denoise_step, **compile_kwargs)
 
-    def compile_denoise(self, mode: str | None = None, **compile_kwargs) -> None:
+    def compile_denoise(self, mode: str | None = None, observation: bool = False, **compile_kwargs) -> None:
         """Run all the Euler steps of `denoise` as one compiled graph from now on (CUDA: captured as
-        CUDA graphs); see `pi0_policy.model.compiled_denoise`. `uncompile_denoise()` undoes it."""
+        CUDA graphs); see `pi0_policy.model.compiled_denoise`. observation=True compiles the prefix
+        embedding and the cache forward too (`pi0_policy.model.compiled_observation`): the whole
+        chunk captured. `uncompile_denoise()` undoes both."""
         from .compiled_denoise import CompiledDenoise
+        from .compiled_observation import CompiledObservation
 
         self._compiled_loop = CompiledDenoise(self, mode, **compile_kwargs)
+        if observation:
+            self._compiled_observation = CompiledObservation(self, mode, **compile_kwargs)
 
     def uncompile_denoise(self) -> None:
         self._compiled_loop = None
         self._compiled_step = None
+        self._compiled_observation = None
 
     @torch.no_grad()
     def sample_actions(self, images, image_masks, tokens, token_masks, state, noise=None,

@@ -1,6 +1,7 @@
 """`make_policy(params)`: the policy backend the node runs, chosen by the ``backend`` parameter.
 
-- ``local``: `Pi0Policy` over ``checkpoint`` on ``device`` (``dtype``, ``num_threads``, ``num_steps``);
+- ``local``: `Pi0Policy` over ``checkpoint`` on ``device`` (``dtype``, ``num_threads``, ``compile``,
+  ``num_steps``);
 - ``remote``: `RemotePolicy` to ``server_uri`` (``api_key``, ``server_timeout``): a ``pi0 serve``
   or openpi policy server. It connects here (a server that is down or refuses fails configure
   with the reason); later losses are faults the node rides out: hold, reconnect with backoff.
@@ -20,7 +21,8 @@ def make_policy(params):
 
         return Pi0Policy.from_checkpoint(params.checkpoint, device=params.device, dtype=params.dtype,
                                          num_steps=params.num_steps,
-                                         num_threads=getattr(params, "num_threads", 0))
+                                         num_threads=getattr(params, "num_threads", 0),
+                                         compile=getattr(params, "compile", "off"))
     if backend == "remote":
         from pi0_policy.policy.remote import RemotePolicy
 

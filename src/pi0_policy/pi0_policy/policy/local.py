@@ -63,6 +63,7 @@ class Pi0Policy(BasePolicy):
         tokenizer: str | Path | None = None,
         norm_stats: str | Path | Mapping | None = None,
         num_threads: int = 0,
+        compile: str = "off",
     ) -> "Pi0Policy":
         """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.loading.load_checkpoint`:
         the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed).
@@ -70,12 +71,18 @@ class Pi0Policy(BasePolicy):
 
         ``dtype`` "auto" and ``num_threads`` 0 are chosen for this machine and the checkpoint's size by
         `pi0_policy.policy.runtime` (the choice is kept in ``policy.runtime``); torch's thread count
-        is set for the process."""
+        is set for the process. ``compile`` "steps" or "all": `Pi0Model.compile_denoise` (the Euler
+        steps, or the whole chunk, as compiled graphs; CUDA graphs on a GPU); compiled at the first
+        inference."""
+        if compile not in ("off", "steps", "all"):
+            raise ValueError(f"compile={compile!r}: choose off, steps or all")
         runtime = decide(dtype, num_threads, device, count_parameters(path))
         apply_threads(runtime.num_threads)
         model, info, tok = load_checkpoint(
             path, device=device, dtype=runtime.dtype, tokenizer=tokenizer, norm_stats=norm_stats
         )
+        if compile != "off":
+            model.compile_denoise(observation=compile == "all")
         return cls(model, info, tok, num_steps=num_steps, runtime=runtime)
 
     @property
@@ -93,6 +100,8 @@ class Pi0Policy(BasePolicy):
             "profile": self.profile.name,
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "num_threads": torch.get_num_threads(),
+            "compile": ("all" if self.model._compiled_observation is not None else
+                        "steps" if self.model._compiled_loop is not None else "off"),
         }
 
     # ------------------------------------------------------------------ stages

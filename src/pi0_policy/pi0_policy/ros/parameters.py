@@ -17,6 +17,7 @@ from pi0_policy.serve.client_layout import server_layouts
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble", "rtc")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+COMPILE_MODES = ("off", "steps", "all")
 BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
 
@@ -38,6 +39,10 @@ SCHEMA: tuple[Param, ...] = (
           "models), else float32 (pi0_policy/policy/runtime.py).", choices=DTYPES),
     Param("num_threads", 0, "Torch threads for inference; 0 = chosen from the model size and the cores "
           "this process may use.", minimum=0),
+    Param("compile", "off", "torch.compile the model at configure: steps = the Euler steps as one graph, all = "
+          "the image encoders and the observation forward too; on CUDA captured as CUDA graphs (the fast "
+          "path), on a CPU inductor's kernels. Compiling takes seconds to minutes (warmup pays it).",
+          choices=COMPILE_MODES),
     Param("num_steps", 0, "Flow-matching integration steps per chunk; 0 = the checkpoint's own value "
           "(its config's num_steps, LeRobot's num_inference_steps; 10 in the paper).", minimum=0),
     Param("adapter_file", "", "Adapter YAML (robot space <-> model space); empty = the packaged one "
@@ -100,6 +105,7 @@ class PolicyParams:
     device: str
     dtype: str
     num_threads: int
+    compile: str
     num_steps: int | None  # None: the checkpoint's
     adapter_file: str
     camera_topics: dict
@@ -153,6 +159,7 @@ def validate(values: dict) -> PolicyParams:
         device=values["device"],
         dtype=values["dtype"],
         num_threads=int(values["num_threads"]),
+        compile=values["compile"],
         num_steps=int(values["num_steps"]) or None,
         adapter_file=values["adapter_file"],
         camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},
