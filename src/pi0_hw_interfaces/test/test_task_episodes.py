@@ -3,13 +3,10 @@ through ROS, success is detected, an agent that does nothing fails, episode even
 contract."""
 import json
 import re
-import threading
-import time
 
 import numpy as np
 import pytest
 from hw_test_support import BackgroundSpin, params, wait
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
