@@ -233,6 +233,9 @@ class EpisodeDriver(Node):
         success_time = None  # seconds from the start event (both clocks are ROS time of one source)
         if success and final.get("success_time") is not None:
             success_time = max(0.0, final["reset_stamp"] + final["success_time"] - start)
+            # this node's clock (a subscriber of the simulator's /clock) may trail the simulator's
+            # own time by a few ticks when it reads the success: the episode lasted at least this
+            duration = max(duration, success_time)
         return {
             "task": task_name, "seed": int(seed), "episode": episode, "agent": agent,
             "instruction": text, "goal_instruction": goal["instruction"], "success": success,
