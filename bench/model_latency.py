@@ -128,27 +128,25 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
     variants = [main]
     if baseline is not None:
         variants.append(resolve_variant(*baseline, device, config))
+    def model_key(v: Variant):  # the compiled main variant gets a model of its own (same seed, same weights):
+        return (v.dtype, bool(compile_steps) and v == main)  # compiling and uncompiling one would recompile
+
     models = {}
     build_s = None
     for v in variants:
-        if v.dtype not in models:
-            models[v.dtype], seconds = _timed(lambda v=v: build_model(config, dtype=v.dtype, device=device,
-                                                                      weights=weights), device)
+        if model_key(v) not in models:
+            models[model_key(v)], seconds = _timed(
+                lambda v=v: build_model(config, dtype=v.dtype, device=device, weights=weights), device)
             build_s = build_s if build_s is not None else seconds
-    model = models[main.dtype]
+    model = models[model_key(main)]
     inputs, noise = make_inputs(config, batch, device)
-    compile_observation = compile_steps == "all"
     if compile_steps:
-        model.compile_denoise(observation=compile_observation)
+        model.compile_denoise(observation=compile_steps == "all")
 
     def one_round(v: Variant) -> dict:
-        m = models[v.dtype]
+        m = models[model_key(v)]
         m.attention = v.attention
         torch.set_num_threads(v.threads)
-        if compile_steps and v != main:
-            m.uncompile_denoise()
-        elif compile_steps:
-            m.compile_denoise(observation=compile_observation) if m._compiled_loop is None else None
         prefix_inputs = [inputs[k] for k in ("images", "image_masks", "tokens", "token_masks")]
         (prefix, valid), images_s = _timed(lambda: m.embed_prefix(*prefix_inputs), device)
         cache, forward_s = _timed(lambda: m.cache_observation(prefix, valid, inputs["state"]), device)

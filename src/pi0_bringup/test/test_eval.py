@@ -99,7 +99,7 @@ def test_eval_expert_succeeds_and_wrong_instruction_is_recorded(tmp_path):
                      "--gif-episodes", "0", "--out", str(wrong)]) == 0
     _, episodes, table = read_outputs(wrong)
     assert "expert (wrong instruction)" in table
-    named, goal = ([c for c in ("red", "green") if c in episodes[0][key]]
+    named, goal = ([c for c in ("red", "blue") if c in episodes[0][key]]
                    for key in ("instruction", "goal_instruction"))
     assert len(named) == len(goal) == 1 and named != goal
 

@@ -106,7 +106,7 @@ def test_an_agent_that_does_nothing_fails(world):
     # the wrong instruction names the other colour
     wrong = driver.run_episode("bimanual_gripper", 4, agent="external", episode_s=0.2, hold_s=0.0,
                                instruction=lambda goal: "close the gripper by the "
-                               + ("green" if goal["colour"] == "red" else "red") + " marker")
+                               + ("blue" if goal["colour"] == "red" else "red") + " marker")
     assert wrong["instruction"] != wrong["goal_instruction"]
 
 
