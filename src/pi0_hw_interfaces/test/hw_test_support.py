@@ -90,9 +90,12 @@ class BackgroundSpin:
         self._thread.start()
 
     def close(self) -> None:
+        from pi0_hw_interfaces.ros_common import drain_executor
+
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        drain_executor(self.executor)  # callbacks still queued: run them before anything is destroyed
         for node in list(self.executor.get_nodes()):
             self.executor.remove_node(node)
             node.destroy_node()

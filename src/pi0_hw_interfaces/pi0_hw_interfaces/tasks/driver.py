@@ -145,9 +145,13 @@ class EpisodeDriver(Node):
         raise EpisodeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
     def wait_for_sim(self, timeout: float = 20.0) -> None:
-        """Wait until the sim robot listens for resets and publishes joint states."""
-        self._wait(lambda: self.reset_pub.get_subscription_count() > 0 and bool(self._positions), timeout,
-                   f"the simulator ({self.sim_node}/reset_task subscriber and joint_states)")
+        """Wait until the simulator listens for resets and for every controller's trajectories
+        (each of this node's trajectory publishers matched with a subscriber besides its own: on
+        a loaded CPU discovery can take seconds, and an expert's chunks sent before it are lost)
+        and publishes joint states."""
+        self._wait(lambda: self.reset_pub.get_subscription_count() > 0 and bool(self._positions)
+                   and all(pub.get_subscription_count() > 1 for pub in self.trajectory_pubs.values()), timeout,
+                   f"the simulator ({self.sim_node}/reset_task and trajectory subscribers, joint_states)")
 
     def _watch_camera(self, task: EpisodeTask) -> None:
         camera = next(c for c in self.spec.cameras if c.role == task.camera)
