@@ -81,6 +81,7 @@ class TaskSpec:
     tolerance: float = 0.08
     closed: float = 0.8
     open: float = 0.2
+    gripper_start: tuple[float, float] = (0.0, 0.0)  # gripper tasks: start closure, uniform (policy units)
 
     @classmethod
     def from_dict(cls, data: dict, where: str) -> "TaskSpec":
@@ -97,6 +98,8 @@ class TaskSpec:
                 e["jitter_joints"] = tuple(e.get("jitter_joints", ()))
                 effectors.append(Effector(**e))
             data["colours"] = tuple(data["colours"])
+            if "gripper_start" in data:
+                data["gripper_start"] = tuple(float(x) for x in data["gripper_start"])
             data["image_size"] = tuple(int(x) for x in data["image_size"])
             spec = cls(effectors=tuple(effectors), **data)
         except (KeyError, TypeError) as error:
@@ -114,6 +117,9 @@ class TaskSpec:
             raise ValueError(f"{where}: colours {list(self.colours)}: need ≥ 2 of {sorted(PALETTE)}")
         if self.placement == "one_per_effector" and len(self.colours) != len(self.effectors):
             raise ValueError(f"{where}: one_per_effector needs one colour per effector")
+        lo, hi = self.gripper_start
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"{where}: gripper_start {[lo, hi]} must be 0 <= low <= high <= 1 (policy units)")
         for e in self.effectors:
             if self.kind == "reach" and (e.u is None or e.v is None):
                 raise ValueError(f"{where}: reach effector {e.name!r} needs u and v axes")
@@ -175,6 +181,11 @@ class Task:
             targets.append({"colour": colour, "u": round(u, 6), "v": round(v, 6), "effector": effector.name})
         colour = s.colours[int(rng.integers(len(s.colours)))]
         goal = {"colour": colour, "instruction": s.instruction.format(colour=colour), "targets": targets}
+        if s.kind == "gripper" and s.gripper_start != (0.0, 0.0):  # drawn last: the goals stay as they were
+            for e in s.effectors:
+                closure = rng.uniform(*s.gripper_start)
+                start[e.gripper] = float(self.embodiment.grippers[e.gripper].to_driver(closure))
+            start = dict(zip(start, self.embodiment.clamp(list(start), list(start.values())).tolist()))
         return goal, start
 
     def _place(self, rng, effector, avoid) -> tuple[float, float]:
