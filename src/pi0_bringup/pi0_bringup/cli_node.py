@@ -10,10 +10,10 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def cli_node(name: str, context=None):
+def cli_node(name: str, context=None, use_sim_time: bool = False):
     """(node, executor) on a fresh rclpy context, or on `context` (which then stays the caller's
-    to shut down). On exit the executor shuts down, the node is destroyed and an own context is
-    shut down."""
+    to shut down); `use_sim_time`: the node's clock follows `/clock`. On exit the executor shuts
+    down, the node is destroyed and an own context is shut down."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -22,7 +22,10 @@ def cli_node(name: str, context=None):
     if own:
         context = Context()
         rclpy.init(args=[], context=context)
-    node = rclpy.create_node(name, context=context, start_parameter_services=False)
+    from rclpy.parameter import Parameter
+
+    overrides = [Parameter("use_sim_time", value=True)] if use_sim_time else []
+    node = rclpy.create_node(name, context=context, start_parameter_services=False, parameter_overrides=overrides)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     try:

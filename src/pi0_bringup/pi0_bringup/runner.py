@@ -210,6 +210,10 @@ class Runner:
             self._thread.join(timeout=5.0)
             self._thread = None
         if self.executor is not None:
+            from pi0_hw_interfaces.ros_common import drain_executor
+
+            for error in drain_executor(self.executor):  # callbacks still queued when spinning stopped
+                print(f"pi0 runner: a callback raised {type(error).__name__}: {error}", file=sys.stderr, flush=True)
             self.executor.shutdown(timeout_sec=5.0)
         for node in reversed(list(self.nodes.values())):
             if hasattr(node, "trigger_shutdown"):

@@ -141,3 +141,18 @@ def run_node(node_class, name: str, args=None) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def drain_executor(executor, timeout: float = 5.0) -> list[BaseException]:
+    """Wait until every callback a MultiThreadedExecutor handed to its thread pool has run, and
+    return the exceptions they raised. Call it after spinning stopped and before `shutdown()`:
+    rclpy's (Jazzy) shutdown does not wait for them, and a callback that starts after it touches
+    the destroyed guard condition ("cannot use Destroyable because destruction was requested",
+    printed later as an exception never retrieved). Gives up after `timeout` s."""
+    import time
+
+    futures = list(getattr(executor, "_futures", ()))  # rclpy keeps the pool's tasks here
+    deadline = time.monotonic() + timeout
+    while any(not f.done() for f in futures) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [f.exception() for f in futures if f.done() and f.exception() is not None]

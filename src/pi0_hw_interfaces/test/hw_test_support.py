@@ -65,3 +65,50 @@ def start_node(node_class, context, executor, **values):
     node = node_class(context=context, parameter_overrides=params(**values))
     executor.add_node(node)
     return node
+
+
+class BackgroundSpin:
+    """Nodes spinning on a multi-threaded executor in a thread of its own, for tests whose code
+    blocks (e.g. `EpisodeDriver.run_episode`): `add(*nodes)`, `start()`, then `close()` stops the
+    thread and destroys the nodes."""
+
+    def __init__(self, context, num_threads: int = 4):
+        import threading
+
+        from rclpy.executors import MultiThreadedExecutor
+
+        self.executor = MultiThreadedExecutor(num_threads=num_threads, context=context)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: [self.executor.spin_once(0.05) for _ in iter(self._stop.is_set, True)], daemon=True)
+
+    def add(self, *nodes) -> None:
+        for node in nodes:
+            self.executor.add_node(node)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        from pi0_hw_interfaces.ros_common import drain_executor
+
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        drain_executor(self.executor)  # callbacks still queued: run them before anything is destroyed
+        for node in list(self.executor.get_nodes()):
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.executor.shutdown()
+
+
+def wait(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `predicate` (another thread spins) until it holds; fail the test after `timeout` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")

@@ -3,13 +3,10 @@ through ROS, success is detected, an agent that does nothing fails, episode even
 contract."""
 import json
 import re
-import threading
-import time
 
 import numpy as np
 import pytest
-from hw_test_support import params
-from rclpy.executors import MultiThreadedExecutor
+from hw_test_support import BackgroundSpin, params, wait
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -23,38 +20,19 @@ from pi0_hw_interfaces.tasks.episode import EPISODE_QOS, EPISODE_TOPIC, parse_ep
 @pytest.fixture
 def world(ros_context):
     """Start(embodiment) → (sim, driver) spinning on a multi-threaded executor in a thread."""
-    executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
-    stop = threading.Event()
-    thread = threading.Thread(target=lambda: [executor.spin_once(0.05) for _ in iter(stop.is_set, True)],
-                              daemon=True)
+    spin = BackgroundSpin(ros_context)
 
     def start(embodiment, **sim_params):
         values = {"embodiment": embodiment, "image_width": 48, "image_height": 48, **sim_params}
         sim = SimRobotNode(context=ros_context, parameter_overrides=params(**values))
         driver = EpisodeDriver(sim.spec, context=ros_context)
-        for node in (sim, driver):
-            executor.add_node(node)
-        thread.start()
+        spin.add(sim, driver)
+        spin.start()
         driver.wait_for_sim()
         return sim, driver
 
     yield start
-    stop.set()
-    if thread.is_alive():
-        thread.join(timeout=5)
-    for node in list(executor.get_nodes()):
-        executor.remove_node(node)
-        node.destroy_node()
-    executor.shutdown()
-
-
-def wait(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
+    spin.close()
 
 
 def test_reset_from_a_seed_is_reproducible_in_goal_state_and_image(world):

@@ -9,6 +9,11 @@ results and a GIF of the first episodes of each task:
 
     OUT/table.md  OUT/summary.csv  OUT/episodes.csv  OUT/results.json  OUT/<task>.gif
 
+`--sim mujoco`: the MuJoCo ALOHA simulator's tasks (gym-aloha's transfer_cube and insertion;
+reward and success from its `~/task`) on `mujoco_sim`, which then owns the time (`/clock`, its
+physics never drops time on a slow CPU; `--time-scale` is its time_scale): record next to it
+with `pi0 record --use-sim-time`.
+
 CHECKPOINT is a directory (for every task) or EMBODIMENT=DIR (tasks on that embodiment), as a
 checkpoint fits one embodiment's state/action dimensions. `--untrained`: random weights of
 the checkpoint's preset (or --preset). `--expert`: the scripted expert instead of a model
@@ -23,7 +28,8 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_TASKS = ("ur5e_reach", "bimanual_reach", "bimanual_gripper")
+DEFAULT_TASKS = ("ur5e_reach", "bimanual_reach", "bimanual_gripper")  # --sim kinematic; mujoco: all of its tasks
+SIMULATORS = ("kinematic", "mujoco")
 DEFAULT_SEED = 10000  # evaluation seeds apart from demonstration seeds (which start at 0)
 
 
@@ -32,8 +38,10 @@ def register(subparsers) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="*", metavar="CHECKPOINT",
                         help="checkpoint directory, or EMBODIMENT=DIR for that embodiment's tasks")
-    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS), metavar="TASK",
-                        help=f"tasks (default: {' '.join(DEFAULT_TASKS)})")
+    parser.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
+                        help=f"tasks (default: {' '.join(DEFAULT_TASKS)}; with --sim mujoco: transfer_cube insertion)")
+    parser.add_argument("--sim", choices=SIMULATORS, default="kinematic",
+                        help="simulator: kinematic (sim_robot's tasks, default) or mujoco (MuJoCo ALOHA physics)")
     parser.add_argument("--episodes", type=int, default=10, metavar="N", help="episodes per task (default 10)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
                         help=f"first episode seed (default {DEFAULT_SEED})")
@@ -89,8 +97,27 @@ def _checkpoint_map(items: list[str], embodiments: list[str]) -> dict:
     return mapping
 
 
+def _task_groups(names: list[str], sim: str) -> dict[str, list[str]]:
+    """{embodiment: [task names as the simulator's catalog spells them]}; UsageError for an
+    unknown name (naming the choices, and the other simulator where it has that task)."""
+    from pi0_hw_interfaces.tasks.catalog import task_catalog
+
+    catalog, groups = task_catalog(sim), {}
+    for name in dict.fromkeys(names):
+        try:
+            task = catalog.task(name)
+        except KeyError as error:
+            other = [s for s in SIMULATORS if s != sim and name in task_catalog(s).names()]
+            hint = f" ({name} is a --sim {other[0]} task)" if other else ""
+            raise UsageError(f"{error.args[0]}{hint}") from None
+        groups.setdefault(task.embodiment, [])
+        if task.name not in groups[task.embodiment]:
+            groups[task.embodiment].append(task.name)
+    return groups
+
+
 def _plans(args) -> list:
-    from pi0_hw_interfaces.tasks import Task, load_task
+    from pi0_hw_interfaces.tasks import Task
 
     from pi0_bringup import robots
     from pi0_bringup.node_parameters import parse_overrides
@@ -107,9 +134,14 @@ def _plans(args) -> list:
         raise UsageError("--expert runs the scripted expert: give no checkpoint and no --untrained")
     if args.wrong_instruction and args.instruction_override is not None:
         raise UsageError("give --wrong-instruction or --instruction-override, not both")
-    groups: dict[str, list[str]] = {}
-    for name in dict.fromkeys(args.tasks):
-        groups.setdefault(load_task(name).embodiment, []).append(name)  # KeyError names the choices
+    if args.wrong_instruction and args.sim != "kinematic":
+        raise UsageError(f"--wrong-instruction names another colour: only the kinematic tasks have colours, "
+                         f"not --sim {args.sim}; use --instruction-override TEXT")
+    if args.tasks is None:
+        from pi0_hw_interfaces.tasks.catalog import task_catalog
+
+        args.tasks = list(DEFAULT_TASKS) if args.sim == "kinematic" else task_catalog(args.sim).names()
+    groups = _task_groups(args.tasks, args.sim)
     checkpoints = _checkpoint_map(args.checkpoints, list(groups))
     missing = [e for e in groups if e not in checkpoints]
     if missing and not (args.expert or args.untrained):
@@ -141,7 +173,7 @@ def _plans(args) -> list:
             label += f" (instruction {args.instruction_override!r})"
         plans.append(EvalPlan(embodiment, tasks, args.episodes, args.seed, label, checkpoint, instruction,
                               args.gif_episodes, params, args.startup_timeout, args.episode_s,
-                              args.after_success, args.time_scale))
+                              args.after_success, args.time_scale, args.sim))
     return plans
 
 

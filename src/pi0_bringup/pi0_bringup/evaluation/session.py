@@ -1,9 +1,15 @@
 """Run evaluation episodes for the tasks of one embodiment.
 
-The simulated robot and the episode driver (pi0_hw_interfaces.tasks.driver) spin in this
-process (pi0_bringup.runner); the agent is the scripted expert (in this process) or the policy
-node in a process of its own (`PolicyProcess`), both over DDS. Seeds run `seed, seed + 1, ...`
-per task; each episode's record has the model's label.
+The simulator (the kinematic sim robot, or `mujoco_sim` with `sim="mujoco"`) and the episode
+driver (pi0_hw_interfaces.tasks.driver) spin in this process (pi0_bringup.runner); the agent is
+the scripted expert (in this process) or the policy node in a process of its own
+(`PolicyProcess`), both over DDS. Seeds run `seed, seed + 1, ...` per task; each episode's record
+has the model's label.
+
+Time: the kinematic sim runs in real time, or with `time_scale` != 1 on a `ScaledClock`'s
+`/clock`. `mujoco_sim` always owns the time here (its `publish_clock` mode at `time_scale`): its
+physics never drops time when the CPU falls behind, simulated time slows instead, and the driver
+and the policy node follow its `/clock` (use_sim_time).
 """
 from __future__ import annotations
 
@@ -32,11 +38,15 @@ class EvalPlan:
     episode_s: float | None = None
     after_success_s: float = 0.0
     time_scale: float = 1.0      # simulated seconds per wall-clock second (< 1: slower than real time)
+    sim: str = "kinematic"       # the simulator: a pi0_hw_interfaces.tasks.catalog.CATALOGS key
 
 
-def _instruction_for(plan: EvalPlan, task):
+def _instruction_for(plan: EvalPlan, name: str, spec):
     if plan.instruction is None or isinstance(plan.instruction, str):
         return plan.instruction
+    from pi0_hw_interfaces.tasks import Task, load_task
+
+    task = Task(load_task(name), spec)
     return lambda goal: plan.instruction(task, goal)
 
 
@@ -81,7 +91,7 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
     """Run every episode of `plan`: (the per-episode records, frames of the first
     `gif_episodes` episodes of each task kept under "frames"; the policy's `policy_timing`,
     None for the expert)."""
-    from pi0_hw_interfaces.tasks import Task, load_task
+    from pi0_hw_interfaces.tasks.catalog import task_catalog
     from pi0_hw_interfaces.tasks.driver import HOLD_S, EpisodeDriver
 
     from pi0_bringup.evaluation.policy_process import PolicyProcess
@@ -89,12 +99,17 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
     from pi0_bringup.runner import Runner
     from rclpy.parameter import Parameter
 
-    specs = [load_task(t) for t in plan.tasks]
+    catalog = task_catalog(plan.sim)
+    specs = [catalog.task(t) for t in plan.tasks]
     width, height = specs[0].image_size
-    sim_time = plan.time_scale != 1.0
+    sim_parameters = {"image_width": width, "image_height": height}
+    own_clock = plan.sim == "mujoco"  # the simulator publishes /clock itself (see the module doc)
+    if own_clock:
+        sim_parameters.update(task=specs[0].name, publish_clock=True, time_scale=float(plan.time_scale))
+    sim_time = own_clock or plan.time_scale != 1.0
     descriptions = robots.describe(plan.embodiment, hardware="sim", checkpoint=plan.checkpoint or "",
-                                   sim_parameters={"image_width": width, "image_height": height},
-                                   parameters=plan.policy_params or {})
+                                   sim_parameters=sim_parameters, parameters=plan.policy_params or {},
+                                   sim=plan.sim)
     policy_description, sim_description = descriptions
     spec = robots.embodiment_spec(plan.embodiment)
     results = []
@@ -104,12 +119,12 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
 
         sim_node = runner.nodes[sim_description.name]
         sim_node.get_logger().set_level(LoggingSeverity.WARN)  # no line per reset
-        if sim_time:  # use_sim_time is rclpy's own parameter (no node schema has it): set it at run time
+        if sim_time and not own_clock:  # use_sim_time is rclpy's own parameter (no node schema has it)
             from pi0_bringup.evaluation.clock import ScaledClock
 
             sim_node.set_parameters([Parameter("use_sim_time", value=True)])
             runner.add_node(ScaledClock(plan.time_scale, context=runner.context))
-        driver = EpisodeDriver(spec, context=runner.context,
+        driver = EpisodeDriver(spec, sim_node=sim_description.name, catalog=catalog, context=runner.context,
                                parameter_overrides=[Parameter("use_sim_time", value=True)] if sim_time else [])
         runner.add_node(driver)
         try:
@@ -122,12 +137,12 @@ def run_plan(plan: EvalPlan, out: Path, progress=None) -> tuple[list[dict], dict
             driver.wait_for_sim()
             agent = "external" if plan.checkpoint else "expert"
             for task_spec in specs:
-                task = Task(task_spec, spec)
+                instruction = _instruction_for(plan, task_spec.name, spec)
                 for i in range(plan.episodes):
                     if policy is not None and not policy.alive():
                         raise RuntimeError(f"the policy node exited; its log ends:\n{policy.log_tail()}")
                     record = driver.run_episode(task_spec.name, plan.seed + i, agent=agent,
-                                                instruction=_instruction_for(plan, task),
+                                                instruction=instruction,
                                                 episode_s=plan.episode_s, keep_frames=i < plan.gif_episodes,
                                                 hold_s=hold_time(monitor, plan.time_scale) if policy else HOLD_S,
                                                 after_success_s=plan.after_success_s)

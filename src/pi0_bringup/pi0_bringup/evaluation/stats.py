@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 EPISODE_FIELDS = ("model", "task", "seed", "episode", "instruction", "goal_instruction", "success",
-                  "success_time", "reward", "duration", "commands")
+                  "success_time", "reward", "max_reward", "duration", "commands")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:

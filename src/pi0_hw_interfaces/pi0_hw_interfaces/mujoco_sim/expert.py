@@ -108,8 +108,11 @@ class ExpertPlan:
     max_rotation_error: float  # rad
 
 
-def plan(scene, steps: int | None = None) -> ExpertPlan:
-    """The expert's joint trajectory for `scene`'s current episode (its task, objects, start pose)."""
+def plan(scene, steps: int | None = None, objects=None) -> ExpertPlan:
+    """The expert's joint trajectory for `scene`'s current episode (its task, objects, start pose);
+    `objects` (poses x y z qw qx qy qz, e.g. from `~/task`) replace the scene's first."""
+    if objects is not None:
+        scene.objects = [np.asarray(o, float) for o in objects]
     cfg = scene_mod.config()
     steps = int(steps or scene.task_config["episode_steps"])
     offsets = weld_offsets(scene.task)

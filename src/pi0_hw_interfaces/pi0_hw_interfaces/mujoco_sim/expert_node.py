@@ -71,9 +71,7 @@ class ExpertNode(Node):
             return
         if self.episode is not None and self.plan is not None:
             self._report()
-        scene = self._scene(info["task"])
-        scene.objects = [np.asarray(o, float) for o in info["objects"]]
-        self.plan = expert.plan(scene)
+        self.plan = expert.plan(self._scene(info["task"]), objects=info["objects"])
         self.episode = info
         self.start = now_s(self) + self.lead_s  # the plan's time 0
         self.sent = 0

@@ -3,11 +3,22 @@
 For bimanual_trossen (or a YAML of that class). Topics (relative, names from the embodiment spec):
 - subscribes `<controller>/joint_trajectory` for the four joint_trajectory controllers, with the
   same JTC semantics, clamping and velocity caps as sim_robot (`follower.GroupFollower`); the
-  followers' positions are the targets of the MJCF's position actuators;
+  followers' positions are the targets of the MJCF's position actuators. One addition: a
+  trajectory stamped before the last reset (planned in the previous episode, delivered after
+  the reset) is rejected, so it cannot move the arms of the new episode;
 - publishes `joint_states` at the control rate from the physics (gripper as the follower gripper
   angle, see `aloha.yaml`), each camera's sensor_msgs/Image (rgb8) rendered offscreen at
-  `camera_rate_hz`, `~/rejected` (as sim_robot), and `~/task` (std_msgs/String, JSON: task,
-  seed, episode, time, reward, max_reward, success, prompt, objects, lag_s) at `task_rate_hz`;
+  `camera_rate_hz`, `~/rejected` (as sim_robot), and `~/task` (std_msgs/String, JSON, reliable,
+  transient local: task, seed, episode, time, reward, max_reward, success, prompt, objects,
+  lag_s, and sim_robot's episode contract (`tasks/host.py`): id, instruction, goal (privileged:
+  instruction and object poses), reset_stamp (s, this node's time), success_time (s after the
+  reset); "error" and "error_id" after a bad reset request) at `task_rate_hz`, on reset and on
+  success;
+- subscribes `~/reset_task` (std_msgs/String JSON `{"task": NAME, "seed": INT, "id": STR}`, as
+  sim_robot; "task" left out = the current one): a new seeded episode of that task (the scene is
+  reloaded when the task changes), confirmed on `~/task` with the id. A bad request (unknown
+  task, a seed that is not an integer >= 0, not JSON) is reported on `~/task` and the current
+  episode goes on. This is what `pi0 eval --sim mujoco` (`tasks/driver.py`) drives;
 - service `~/reset` (std_srvs/Trigger): a new episode with the `seed` parameter (set it first,
   e.g. `ros2 param set /mujoco_sim seed 7`); the response message is the episode's JSON.
 
@@ -27,9 +38,11 @@ Time, two modes:
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -41,6 +54,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from ..embodiment import load_embodiment
 from ..ros_common import REJECTED_QOS, Param, declare, now_s, run_node, stamp_msg, trajectory_fields
+from ..tasks.episode import TASK_QOS
+from ..tasks.host import parse_reset_request
 from ..trajectory import TrajectoryError
 
 PARAMS = (
@@ -60,12 +75,33 @@ PARAMS = (
 CLOCK_TOPIC = "/clock"
 
 
+def _locked(method):
+    """Run `method` holding the node's lock on the physics (see `MujocoSimNode`); once the node
+    is being destroyed, do nothing (return None): its publishers are gone."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            if self._closed:
+                return None
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class MujocoSimNode(Node):
-    """The MuJoCo simulator node (see the module docstring). Parameters: `PARAMS`."""
+    """The MuJoCo simulator node (see the module docstring). Parameters: `PARAMS`.
+
+    Threads: the physics timers (stepping, cameras) run in a callback group of their own, so that
+    on a multi-threaded executor a physics timer that is always due (a loaded CPU) cannot starve
+    the trajectory, reset and task callbacks of the default group; one re-entrant lock serialises
+    every callback's use of the physics instead (the stepping loop takes it per control tick)."""
 
     def __init__(self, node_name: str = "mujoco_sim", **kwargs):
         super().__init__(node_name, **kwargs)
+        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from std_srvs.srv import Trigger
+
+        self._lock = threading.RLock()
+        physics = MutuallyExclusiveCallbackGroup()
 
         from .robot import PhysicsRobot
 
@@ -88,6 +124,8 @@ class MujocoSimNode(Node):
         self.episode = 0
         self.lag_s = 0.0
         self._t0 = now_s(self)
+        self.request_id = self.error = self.error_id = ""
+        self.success_time: float | None = None
         # publish_clock mode: the simulated clock (s, never reset; starts at the wall time of now) and
         # its anchor to the wall clock: simulated target = sim_anchor + time_scale * (wall - wall_anchor).
         self.sim_now = self._sim_anchor = time.time()
@@ -97,7 +135,8 @@ class MujocoSimNode(Node):
             self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10)
         self.joint_pub = self.create_publisher(JointState, spec.joint_state_topic, 10)
         self.rejected_pub = self.create_publisher(String, "~/rejected", REJECTED_QOS)
-        self.task_pub = self.create_publisher(String, "~/task", 10)
+        self.task_pub = self.create_publisher(String, "~/task", TASK_QOS)
+        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10)
         self.cameras = []
         for cam in spec.cameras:
             w, h = p["image_width"] or cam.width, p["image_height"] or cam.height
@@ -122,11 +161,13 @@ class MujocoSimNode(Node):
             self.max_catchup_ticks = max(1, int(p["max_catchup_s"] / period))
             # stepped on the wall clock (steady), whatever the node's own clock (it may use /clock itself)
             self.create_timer(max(1e-3, period / max(1.0, self.time_scale)), self._on_wall_tick,
-                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+                              clock=Clock(clock_type=ClockType.STEADY_TIME), callback_group=physics)
         else:
-            self.create_timer(period, self._on_control)
+            self.create_timer(period, self._on_control, callback_group=physics)
             if self._cameras_on:
-                self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+                self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera,
+                                                       callback_group=physics)
+        self.reset_stamp = self.now()
         self.create_timer(1.0 / p["task_rate_hz"], self._publish_task)
         clock = f"; /clock at {self.time_scale:g}x wall time" if self.publish_clock else ""
         self.get_logger().info(f"MuJoCo ALOHA {self.scene.task}, seed {self.scene.seed}: {len(self.cameras)} "
@@ -139,21 +180,68 @@ class MujocoSimNode(Node):
     # ------------------------------------------------------------------ episode
     def episode_info(self) -> dict:
         scene = self.scene
-        return {"task": scene.task, "seed": scene.seed, "episode": self.episode, "time": round(scene.time, 6),
-                "reward": scene.reward(), "max_reward": scene.best_reward, "success": scene.success,
-                "prompt": scene.task_config["prompt"], "lag_s": round(self.lag_s, 6),
-                "objects": [pose.round(6).tolist() for pose in scene.objects]}
+        prompt = scene.task_config["prompt"]
+        objects = [pose.round(6).tolist() for pose in scene.objects]
+        info = {"task": scene.task, "seed": scene.seed, "episode": self.episode, "id": self.request_id,
+                "time": round(scene.time, 6), "reward": scene.reward(), "max_reward": scene.best_reward,
+                "success": scene.success, "prompt": prompt, "instruction": prompt, "lag_s": round(self.lag_s, 6),
+                "objects": objects, "goal": {"instruction": prompt, "objects": objects},
+                "reset_stamp": self.reset_stamp,
+                "success_time": None if self.success_time is None else round(self.success_time, 4)}
+        if self.error:
+            info.update(error=self.error, error_id=self.error_id)
+        return info
 
-    def reset(self, seed: int) -> dict:
+    @_locked
+    def reset(self, seed: int, task: str | None = None, request_id: str = "") -> dict:
+        """A new episode of `task` (default: the current one) from `seed`; its `~/task` JSON."""
+        if task is not None and task != self.scene.task:
+            self._load_task(task, seed)
         self.robot.reset(seed)
         self.episode += 1
         self.lag_s = 0.0
         self._t0 = now_s(self)
+        self.reset_stamp = self.now()
+        self.success_time = None
+        self.request_id, self.error, self.error_id = str(request_id), "", ""
         if self.publish_clock:
             self._wall_anchor = None  # re-anchored at the next tick: the reset's time is not lag
         info = self.episode_info()
         self._publish_task()
         return info
+
+    def _load_task(self, task: str, seed: int) -> None:
+        """Another task's scene (its own MJCF): new physics; the renderers of the old model closed."""
+        from .robot import PhysicsRobot
+
+        self._gl_thread.submit(self._close_renderers).result()
+        self.robot = PhysicsRobot(self.spec, task, seed)
+        self.scene = self.robot.scene
+
+    @_locked
+    def _on_reset_task(self, msg: String):
+        from .scene import resolve_task
+
+        try:
+            name, seed, request_id = parse_reset_request(msg.data, self.scene.task, example="transfer_cube")
+            task = resolve_task(name)  # ValueError naming the choices
+        except ValueError as err:
+            self.error = err.args[0] if err.args else str(err)
+            try:
+                self.error_id = str(json.loads(msg.data).get("id", ""))
+            except (ValueError, AttributeError):
+                self.error_id = ""
+            self.get_logger().warning(f"{self.error}; episode {self.episode} goes on")
+            self._publish_task()
+            return
+        info = self.reset(seed, task, request_id)
+        self.get_logger().info(f"episode {info['episode']}: {info['task']} seed {info['seed']}")
+
+    def _check_success(self, now: float) -> None:
+        """Latch the time of the episode's first maximal reward and report it at once."""
+        if self.success_time is None and self.scene.success:
+            self.success_time = now - self.reset_stamp
+            self._publish_task()
 
     def _on_reset(self, request, response):
         try:
@@ -165,6 +253,7 @@ class MujocoSimNode(Node):
         response.success, response.message = True, json.dumps(info)
         return response
 
+    @_locked
     def _publish_task(self):
         self.task_pub.publish(String(data=json.dumps(self.episode_info())))
 
@@ -173,7 +262,13 @@ class MujocoSimNode(Node):
         def callback(msg: JointTrajectory):
             names, times, positions, stamp = trajectory_fields(msg)
             try:
-                self.robot.accept(controller, names, times, positions, stamp, self.now())
+                with self._lock:
+                    if self._closed:
+                        return
+                    if 0 < stamp < self.reset_stamp:
+                        raise TrajectoryError(f"stamped {self.reset_stamp - stamp:.3f} s before the last reset: "
+                                              "planned for the previous episode")
+                    self.robot.accept(controller, names, times, positions, stamp, self.now())
             except TrajectoryError as err:
                 text = f"{controller}: {err}"
                 self.rejected.append(text)
@@ -181,6 +276,7 @@ class MujocoSimNode(Node):
                 self.rejected_pub.publish(String(data=text))
         return callback
 
+    @_locked
     def _on_control(self):
         now = now_s(self)
         self.robot.control(now)
@@ -192,31 +288,41 @@ class MujocoSimNode(Node):
             steps = self.max_catchup_steps
         if steps > 0:
             self.robot.advance(steps)
+        self._check_success(now)
         self._publish_joint_states(now)
 
     def _on_wall_tick(self):
         """publish_clock mode: control ticks up to time_scale x the wall time elapsed (see the module doc)."""
         if self._closed:
             return
-        if self._wall_anchor is None:
-            self._sim_anchor, self._wall_anchor = self.sim_now, time.monotonic()
-        target = self._sim_anchor + self.time_scale * (time.monotonic() - self._wall_anchor)
-        ticks = int((target - self.sim_now) / self.period + 1e-9)
-        if ticks > self.max_catchup_ticks:  # the CPU is behind: simulated time runs slower than asked
-            behind = (ticks - self.max_catchup_ticks) * self.period
-            self._sim_anchor -= behind
-            self.lag_s += behind
-            ticks = self.max_catchup_ticks
+        with self._lock:
+            if self._wall_anchor is None:
+                self._sim_anchor, self._wall_anchor = self.sim_now, time.monotonic()
+            target = self._sim_anchor + self.time_scale * (time.monotonic() - self._wall_anchor)
+            ticks = int((target - self.sim_now) / self.period + 1e-9)
+            if ticks > self.max_catchup_ticks:  # the CPU is behind: simulated time runs slower than asked
+                behind = (ticks - self.max_catchup_ticks) * self.period
+                self._sim_anchor -= behind
+                self.lag_s += behind
+                ticks = self.max_catchup_ticks
         for _ in range(ticks):
-            self.sim_now += self.period
-            self.robot.control(self.sim_now)
-            self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
-            sec = int(self.sim_now)
-            self.clock_pub.publish(self._clock_msg(clock=Time(sec=sec, nanosec=int((self.sim_now - sec) * 1e9))))
-            self._publish_joint_states(self.sim_now)
-            self._ticks += 1
-            if self.camera_every and self._ticks % self.camera_every == 0:
-                self._on_camera()
+            with self._lock:  # per tick: resets and trajectories get in between
+                if self._closed:  # destroy_node ran while this callback was still stepping
+                    return
+                self._tick()
+
+    def _tick(self):
+        """One control tick of simulated time (publish_clock mode; the lock is held)."""
+        self.sim_now += self.period
+        self.robot.control(self.sim_now)
+        self.robot.advance(max(1, round(self.period / self.scene.model.opt.timestep)))
+        self._check_success(self.sim_now)
+        sec = int(self.sim_now)
+        self.clock_pub.publish(self._clock_msg(clock=Time(sec=sec, nanosec=int((self.sim_now - sec) * 1e9))))
+        self._publish_joint_states(self.sim_now)
+        self._ticks += 1
+        if self.camera_every and self._ticks % self.camera_every == 0:
+            self._on_camera()
 
     def _publish_joint_states(self, now: float):
         msg = JointState()
@@ -226,16 +332,19 @@ class MujocoSimNode(Node):
         self.joint_pub.publish(msg)
 
     def render(self, role: str, width: int, height: int):
-        """The current (height, width, 3) uint8 image of camera `role`."""
+        """The current (height, width, 3) uint8 image of camera `role` (None once the node is destroyed)."""
         return self._gl_thread.submit(self._render, role, width, height).result()
 
     def _render(self, role: str, width: int, height: int):
         from .scene import Cameras
 
+        if self._closed:  # no new GL context after destroy_node closed them all
+            return None
         if (width, height) not in self._renderers:
             self._renderers[(width, height)] = Cameras(self.scene.model, width, height, self.shadows)
         return self._renderers[(width, height)].render(self.scene.data, role)
 
+    @_locked
     def _on_camera(self):
         if self._closed:
             return
@@ -244,6 +353,8 @@ class MujocoSimNode(Node):
             try:
                 img = self.render(cam.role, w, h)
             except Exception as err:  # no GL (EGL/OSMesa missing, no display): the robot keeps running
+                if self._closed:  # the GL thread was shut down under this callback: not a GL failure
+                    return
                 self.get_logger().error(
                     f"camera rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}: {err!r}; cameras "
                     "disabled (install Mesa EGL: apt-get install libegl1 libegl-mesa0, or MUJOCO_GL=osmesa "
@@ -251,6 +362,8 @@ class MujocoSimNode(Node):
                 if self._camera_timer is not None:
                     self._camera_timer.cancel()
                 self.camera_every = 0
+                return
+            if img is None:
                 return
             msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
             msg.header.stamp = stamp
@@ -264,7 +377,8 @@ class MujocoSimNode(Node):
         self._renderers.clear()
 
     def destroy_node(self):
-        self._closed = True
+        with self._lock:  # after a running tick, before the next
+            self._closed = True
         self._gl_thread.submit(self._close_renderers).result()
         self._gl_thread.shutdown()
         return super().destroy_node()

@@ -47,7 +47,7 @@ def resolve_task(name: str) -> str:
     for key, task in config()["tasks"].items():
         if name == key or name in task.get("aliases", ()):
             return key
-    raise ValueError(f"unknown task {name!r}; choose one of {task_names()}")
+    raise ValueError(f"unknown task {name!r}; choose one of {', '.join(task_names())}")
 
 
 def sample_objects(task: str, seed: int) -> list[np.ndarray]:

@@ -33,8 +33,9 @@ class Expert:
         self.points = 2 * spec.replan_interval
         self.period = spec.replan_interval * spec.dt
 
-    def chunks(self, goal: dict, positions: dict) -> dict:
-        """{controller name: (joint names, times s, positions (points, n))} from `positions`."""
+    def chunks(self, goal: dict, positions: dict, elapsed: float = 0.0) -> dict:
+        """{controller name: (joint names, times s, positions (points, n))} from `positions`
+        (`elapsed`, the seconds since the episode's start, does not matter to this expert)."""
         spec = self.task.embodiment
         names = list(spec.joint_names)
         target = self.task.goal_positions(goal, positions)

@@ -22,6 +22,26 @@ from .task import Task
 TASK_RATE_HZ = 10.0
 
 
+def parse_reset_request(text: str, current: str = "", example: str = "ur5e_reach") -> tuple[str, int, str]:
+    """(task name, seed, id) of a `~/reset_task` request (any simulator); "task" left out means
+    `current`. ValueError naming what is wrong (the task name itself is the caller's to check)."""
+    try:
+        request = json.loads(text)
+    except ValueError:
+        raise ValueError(f"reset_task: not JSON: {text[:80]!r}") from None
+    if not isinstance(request, dict):
+        raise ValueError(f"reset_task: expected a JSON object, got {text[:80]!r}")
+    name = request.get("task") or current
+    if not name:
+        raise ValueError(f"reset_task: no task named and none loaded; e.g. {{\"task\": \"{example}\", \"seed\": 0}}")
+    if not isinstance(name, str):
+        raise ValueError(f"reset_task: task must be a task name (a string), got {name!r}")
+    seed = request.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"reset_task: seed must be an integer >= 0, got {seed!r}")
+    return name, seed, str(request.get("id", ""))
+
+
 class TaskHost:
     def __init__(self, embodiment):
         self.embodiment = embodiment
@@ -32,19 +52,7 @@ class TaskHost:
 
     def parse(self, text: str) -> tuple[str, int, str]:
         """(task name, seed, id) of a reset request; ValueError naming what is wrong."""
-        try:
-            request = json.loads(text)
-        except ValueError:
-            raise ValueError(f"reset_task: not JSON: {text[:80]!r}") from None
-        if not isinstance(request, dict):
-            raise ValueError(f"reset_task: expected a JSON object, got {text[:80]!r}")
-        name = request.get("task") or (self.task.spec.name if self.task else "")
-        if not name:
-            raise ValueError("reset_task: no task named and none loaded; e.g. {\"task\": \"ur5e_reach\", \"seed\": 0}")
-        seed = request.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"reset_task: seed must be an integer >= 0, got {seed!r}")
-        return str(name), seed, str(request.get("id", ""))
+        return parse_reset_request(text, self.task.spec.name if self.task else "")
 
     def reset(self, text: str, default_positions: dict, now: float) -> dict:
         """Start an episode from the request `text`; the start positions. ValueError on a bad
