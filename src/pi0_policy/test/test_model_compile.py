@@ -61,6 +61,7 @@ def test_compiled_observation_matches_eager():
     eager_cache = model.cache_observation(prefix, valid, obs["state"])
     eager = model.sample_actions(**obs, noise=noise, num_steps=3)
     model.compile_denoise(observation=True)
+    assert model.compiled == "all"
     c_prefix, c_valid = model.embed_prefix(*prefix_inputs)
     cache = model.cache_observation(c_prefix, c_valid, obs["state"])
     torch.testing.assert_close(c_prefix, prefix, atol=COMPILE_ATOL, rtol=0)
@@ -75,6 +76,6 @@ def test_compiled_observation_matches_eager():
     changed = model.sample_actions(**other, noise=noise, num_steps=3)
     assert (changed - compiled).abs().max() > 1e-3  # a new observation, not a stale cache
     model.uncompile_denoise()
-    assert model._compiled_observation is None
+    assert model.compiled == "none" and model._compiled_observation is None
     torch.testing.assert_close(model.sample_actions(**other, noise=noise, num_steps=3), changed,
                                atol=COMPILE_ATOL, rtol=0)

@@ -383,6 +383,13 @@ class Pi0Model(nn.Module):
         if observation:
             self._compiled_observation = CompiledObservation(self, mode, **compile_kwargs)
 
+    @property
+    def compiled(self) -> str:
+        """What `compile_denoise` compiled: "all" (observation and steps), "steps" or "none"."""
+        if self._compiled_observation is not None:
+            return "all"
+        return "steps" if self._compiled_loop is not None else "none"
+
     def uncompile_denoise(self) -> None:
         self._compiled_loop = None
         self._compiled_step = None

@@ -31,7 +31,7 @@ from pi0_policy.policy.loading import load_checkpoint
 from pi0_policy.policy.images import prepare_images
 from pi0_policy.policy.profiles import checkpoint_profile
 from pi0_policy.policy.normalize import normalize, unnormalize
-from pi0_policy.policy.runtime import RuntimeChoice, apply_threads, count_parameters, decide
+from pi0_policy.policy.runtime import COMPILE_MODES, RuntimeChoice, apply_threads, count_parameters, decide
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
 OBSERVATION_KEYS = ("images", "state", "prompt", "noise", "rtc")
@@ -74,7 +74,7 @@ class Pi0Policy(BasePolicy):
         is set for the process. ``compile`` "steps" or "all": `Pi0Model.compile_denoise` (the Euler
         steps, or the whole chunk, as compiled graphs; CUDA graphs on a GPU); compiled at the first
         inference."""
-        if compile not in ("none", "steps", "all"):
+        if compile not in COMPILE_MODES:
             raise ValueError(f"compile={compile!r}: choose none, steps or all")
         runtime = decide(dtype, num_threads, device, count_parameters(path))
         apply_threads(runtime.num_threads)
@@ -100,8 +100,7 @@ class Pi0Policy(BasePolicy):
             "profile": self.profile.name,
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "num_threads": torch.get_num_threads(),
-            "compile": ("all" if self.model._compiled_observation is not None else
-                        "steps" if self.model._compiled_loop is not None else "none"),
+            "compile": self.model.compiled,
         }
 
     # ------------------------------------------------------------------ stages

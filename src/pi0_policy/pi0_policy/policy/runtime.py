@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+COMPILE_MODES = ("none", "steps", "all")  # `Pi0Model.compiled`; not "off": YAML reads an unquoted off as false
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_MIN_PARAMETERS = 5_000_000
 MULTI_THREAD_MIN_PARAMETERS = 50_000_000

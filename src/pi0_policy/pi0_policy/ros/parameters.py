@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pi0_hw_interfaces.ros_common import Param, declare
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 
+from pi0_policy.policy.runtime import COMPILE_MODES
 from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 from pi0_policy.serve.client_layout import server_layouts
 
 EXECUTION_MODES = ("open_loop", "temporal_ensemble", "rtc")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-COMPILE_MODES = ("none", "steps", "all")  # not "off": YAML reads an unquoted off as false
 BACKENDS = ("local", "remote")  # pi0_policy.policy.factory
 
 
