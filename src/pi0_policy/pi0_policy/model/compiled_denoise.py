@@ -18,14 +18,18 @@ from .pi0 import ObservationCache, Pi0Model
 from .shared_attention import KVCache
 
 
+def compile_mode(model: Pi0Model, mode: str | None) -> str | None:
+    """torch.compile's mode: as given, else "reduce-overhead" (CUDA graphs) on CUDA, inductor's default
+    elsewhere. Outputs of a "reduce-overhead" graph are overwritten at its next replay: copy them."""
+    return "reduce-overhead" if mode is None and model.device.type == "cuda" else mode
+
+
 class CompiledDenoise:
     """``compiled(cache, noise, num_steps) -> Float32[b, H, a]``, as `Pi0Model.denoise`."""
 
     def __init__(self, model: Pi0Model, mode: str | None = None, **compile_kwargs):
-        if mode is None and model.device.type == "cuda":
-            mode = "reduce-overhead"
         self.model = model
-        self.mode = mode
+        self.mode = mode = compile_mode(model, mode)
         self._loop = torch.compile(self._denoise_loop, mode=mode, fullgraph=True, dynamic=False,
                                    **compile_kwargs)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .compiled_denoise import compile_mode
 from .pi0 import ObservationCache, Pi0Model
 
 
@@ -23,10 +24,8 @@ class CompiledObservation:
     ``cache_observation(prefix, prefix_valid, state)``, as `Pi0Model`'s, compiled."""
 
     def __init__(self, model: Pi0Model, mode: str | None = None, **compile_kwargs):
-        if mode is None and model.device.type == "cuda":
-            mode = "reduce-overhead"
         self.model = model
-        self.mode = mode
+        self.mode = mode = compile_mode(model, mode)
         options = dict(mode=mode, fullgraph=True, dynamic=False, **compile_kwargs)
         self._embed = torch.compile(model._embed_prefix, **options)
         self._forward = torch.compile(self._forward_flat, **options)
