@@ -15,6 +15,11 @@ Tasks (`pi0_hw_interfaces.tasks`, see `tasks/host.py`): `~/reset_task` (std_msgs
 `{"task", "seed", "id"}`) starts a seeded episode (the robot is put at the task's start, every
 trajectory dropped); `~/task` (std_msgs/String JSON, transient local) reports the goal, reward
 and success; the task's camera shows the task scene. Parameters `task`, `task_seed` start one.
+
+Threads: each timer (control, cameras, ~/task) has a callback group of its own and the
+subscriptions share one, so that on a multi-threaded executor (`pi0 bringup`, `pi0 eval`) a
+timer that is always due (a loaded CPU, long renders) cannot starve trajectories and resets
+(`sim_threads.own_groups`); one fair lock (`sim_threads.FairLock`) serialises the callbacks.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from .render import Renderer
 from .ros_common import (REJECTED_QOS, Param, declare, now_s, trajectory_fields, twist_axes,
                          run_node, twist_type)
 from .ros_time import sec_to_time
+from .sim_threads import FairLock, own_groups
 from .tasks.episode import TASK_QOS
 from .tasks.host import TASK_RATE_HZ, TaskHost
 from .trajectory import TrajectoryError
@@ -73,6 +79,8 @@ class SimRobotNode(Node):
 
     def __init__(self, node_name: str = "sim_robot", **kwargs):
         super().__init__(node_name, **kwargs)
+        self._lock = FairLock()
+        groups = own_groups("control", "cameras", "task", "commands")
         p = declare(self, PARAMS)
         self.spec = spec = load_embodiment(p["embodiment"])
         for key in ("rate_hz", "camera_rate_hz"):
@@ -88,11 +96,13 @@ class SimRobotNode(Node):
             limits = safety.JointLimits.from_spec(spec, c.joints)
             self._slots[c.name] = [index[j] for j in c.joints]
             self.groups[c.name] = GroupFollower(c.name, limits, start[self._slots[c.name]])
-            self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10)
+            self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10,
+                                     callback_group=groups["commands"])
         self.base = BaseIntegrator(spec.base) if spec.base else None
         if self.base:
             ctrl = spec.base_controller
-            self.create_subscription(twist_type(ctrl.msg_type), ctrl.topic, self._on_twist, 10)
+            self.create_subscription(twist_type(ctrl.msg_type), ctrl.topic, self._on_twist, 10,
+                                     callback_group=groups["commands"])
             self.odom_pub = self.create_publisher(Odometry, spec.odom_topic, 10)
         self.joint_pub = self.create_publisher(JointState, spec.joint_state_topic, 10)
         self.rejected_pub = self.create_publisher(String, "~/rejected", REJECTED_QOS)
@@ -104,13 +114,13 @@ class SimRobotNode(Node):
         self.renderers = {size: Renderer(spec, *size) for size in sizes}
         self.task_host = TaskHost(spec)
         self.task_pub = self.create_publisher(String, "~/task", TASK_QOS)
-        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10)
+        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10, callback_group=groups["commands"])
         if p["task"]:
             self._reset_task(json.dumps({"task": p["task"], "seed": p["task_seed"]}))
-        self.create_timer(1.0 / TASK_RATE_HZ, self._publish_task)
-        self.create_timer(1.0 / rate, self._on_control)
+        self.create_timer(1.0 / TASK_RATE_HZ, self._publish_task, callback_group=groups["task"])
+        self.create_timer(1.0 / rate, self._on_control, callback_group=groups["control"])
         if p["camera_rate_hz"] > 0 and self.cameras:
-            self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera)
+            self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera, callback_group=groups["cameras"])
         self.get_logger().info(
             f"simulating {spec.name}: {len(spec.joints)} joints, controllers "
             f"{[c.name for c in spec.controllers]}, {len(self.cameras)} cameras, {rate:g} Hz")
@@ -147,16 +157,18 @@ class SimRobotNode(Node):
                                f"{self.task_host.session.goal['instruction']!r}")
 
     def _on_reset_task(self, msg: String) -> None:
-        try:
-            self._reset_task(msg.data)
-        except ValueError as error:
-            self.get_logger().error(str(error))
-        self._publish_task()
+        with self._lock:
+            try:
+                self._reset_task(msg.data)
+            except ValueError as error:
+                self.get_logger().error(str(error))
+            self._publish_task()
 
     def _publish_task(self) -> None:
-        if self.task_host.task is None and not self.task_host.error:
-            return  # no task asked for: nothing to report
-        self.task_pub.publish(String(data=json.dumps(self.task_host.state(now_s(self)))))
+        with self._lock:
+            if self.task_host.task is None and not self.task_host.error:
+                return  # no task asked for: nothing to report
+            self.task_pub.publish(String(data=json.dumps(self.task_host.state(now_s(self)))))
 
     def _positions_by_name(self) -> dict:
         return dict(zip(self.spec.joint_names, self.positions().tolist()))
@@ -165,17 +177,22 @@ class SimRobotNode(Node):
     def _on_trajectory_cb(self, controller: str):
         def callback(msg: JointTrajectory):
             names, times, positions, stamp = trajectory_fields(msg)
-            try:
-                self.groups[controller].accept(names, times, positions, stamp, now_s(self))
-            except TrajectoryError as err:
-                self._reject(controller, str(err))
+            with self._lock:
+                try:
+                    self.groups[controller].accept(names, times, positions, stamp, now_s(self))
+                except TrajectoryError as err:
+                    self._reject(controller, str(err))
         return callback
 
     def _on_twist(self, msg):
-        self.base.command(twist_axes(msg, self.spec.base.axes), now_s(self))
+        with self._lock:
+            self.base.command(twist_axes(msg, self.spec.base.axes), now_s(self))
 
     def _on_control(self):
-        now = now_s(self)
+        with self._lock:
+            self._control(now_s(self))
+
+    def _control(self, now: float):
         for g in self.groups.values():
             g.step(now)
         if self.task_host.step(now, self._positions_by_name()):
@@ -204,6 +221,10 @@ class SimRobotNode(Node):
         return odom
 
     def _on_camera(self):
+        with self._lock:
+            self._render_cameras()
+
+    def _render_cameras(self):
         stamp = sec_to_time(now_s(self))
         positions = self.positions()
         pose = self.base.pose if self.base else None

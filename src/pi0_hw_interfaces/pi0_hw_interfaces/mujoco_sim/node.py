@@ -42,7 +42,6 @@ import functools
 import json
 import os
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,6 +53,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from ..embodiment import load_embodiment
 from ..ros_common import REJECTED_QOS, Param, declare, now_s, run_node, stamp_msg, trajectory_fields
+from ..sim_threads import FairLock, own_groups
 from ..tasks.episode import TASK_QOS
 from ..tasks.host import parse_reset_request
 from ..trajectory import TrajectoryError
@@ -90,18 +90,19 @@ def _locked(method):
 class MujocoSimNode(Node):
     """The MuJoCo simulator node (see the module docstring). Parameters: `PARAMS`.
 
-    Threads: the physics timers (stepping, cameras) run in a callback group of their own, so that
-    on a multi-threaded executor a physics timer that is always due (a loaded CPU) cannot starve
-    the trajectory, reset and task callbacks of the default group; one re-entrant lock serialises
-    every callback's use of the physics instead (the stepping loop takes it per control tick)."""
+    Threads: each timer (stepping, cameras, ~/task) has a callback group of its own, and the
+    trajectory and reset subscriptions and the ~/reset service share one ("commands", in arrival
+    order, no timer among them): on a multi-threaded executor a timer that is always due (a
+    loaded CPU, renders in the physics tick) cannot starve them (`sim_threads.own_groups`). One
+    fair re-entrant lock (`sim_threads.FairLock`) serialises every callback's use of the physics;
+    the stepping loop takes it per control tick, so a waiting callback gets in at the next tick."""
 
     def __init__(self, node_name: str = "mujoco_sim", **kwargs):
         super().__init__(node_name, **kwargs)
-        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from std_srvs.srv import Trigger
 
-        self._lock = threading.RLock()
-        physics = MutuallyExclusiveCallbackGroup()
+        self._lock = FairLock()
+        groups = own_groups("physics", "cameras", "task", "commands")
 
         from .robot import PhysicsRobot
 
@@ -132,11 +133,12 @@ class MujocoSimNode(Node):
         self._wall_anchor: float | None = None  # set by the first wall tick (construction is not lag)
         self._ticks = 0
         for c in spec.trajectory_controllers:
-            self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10)
+            self.create_subscription(JointTrajectory, c.topic, self._on_trajectory_cb(c.name), 10,
+                                     callback_group=groups["commands"])
         self.joint_pub = self.create_publisher(JointState, spec.joint_state_topic, 10)
         self.rejected_pub = self.create_publisher(String, "~/rejected", REJECTED_QOS)
         self.task_pub = self.create_publisher(String, "~/task", TASK_QOS)
-        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10)
+        self.create_subscription(String, "~/reset_task", self._on_reset_task, 10, callback_group=groups["commands"])
         self.cameras = []
         for cam in spec.cameras:
             w, h = p["image_width"] or cam.width, p["image_height"] or cam.height
@@ -146,7 +148,7 @@ class MujocoSimNode(Node):
         self._renderers = {}
         self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco_gl")
         self._closed = False
-        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=groups["commands"])
         period = 1.0 / (p["rate_hz"] or spec.control_rate_hz)
         self._camera_timer = None
         self._cameras_on = p["camera_rate_hz"] > 0 and bool(self.cameras)
@@ -161,14 +163,14 @@ class MujocoSimNode(Node):
             self.max_catchup_ticks = max(1, int(p["max_catchup_s"] / period))
             # stepped on the wall clock (steady), whatever the node's own clock (it may use /clock itself)
             self.create_timer(max(1e-3, period / max(1.0, self.time_scale)), self._on_wall_tick,
-                              clock=Clock(clock_type=ClockType.STEADY_TIME), callback_group=physics)
+                              clock=Clock(clock_type=ClockType.STEADY_TIME), callback_group=groups["physics"])
         else:
-            self.create_timer(period, self._on_control, callback_group=physics)
+            self.create_timer(period, self._on_control, callback_group=groups["physics"])
             if self._cameras_on:
                 self._camera_timer = self.create_timer(1.0 / p["camera_rate_hz"], self._on_camera,
-                                                       callback_group=physics)
+                                                       callback_group=groups["cameras"])
         self.reset_stamp = self.now()
-        self.create_timer(1.0 / p["task_rate_hz"], self._publish_task)
+        self.create_timer(1.0 / p["task_rate_hz"], self._publish_task, callback_group=groups["task"])
         clock = f"; /clock at {self.time_scale:g}x wall time" if self.publish_clock else ""
         self.get_logger().info(f"MuJoCo ALOHA {self.scene.task}, seed {self.scene.seed}: {len(self.cameras)} "
                                f"cameras at {p['camera_rate_hz']:g} Hz{clock}")
