@@ -6,10 +6,10 @@ mutually exclusive callback group the first one handed out runs while the others
 next round: a timer that was due again whenever it finished kept the subscriptions of its group
 from running (mujoco_sim: resets answered after 4 s, then not within 10 s, on a loaded CI
 machine; sim_robot: trajectories delivered up to 1.6 s late). Here the timers are always due by
-their rate: mujoco_sim renders its cameras in every physics tick of simulated time (holding the
-physics) and publishes ~/task at 1 kHz; sim_robot renders at 1 kHz. Whether the old layout then
-misses a request is a race (it did on a loaded machine, not on every run): what makes it
-impossible, each timer alone in its callback group, is asserted as well.
+their rate: mujoco_sim renders its cameras (small images) in every physics tick of simulated
+time, holding the physics, and publishes ~/task at 1 kHz; sim_robot renders at 1 kHz. Whether
+the old layout then misses a request is a race (it did on a loaded machine, not on every run):
+what makes it impossible, each timer alone in its callback group, is asserted as well.
 """
 import json
 
@@ -66,7 +66,8 @@ def request(probe, sim_name, states, body: dict, error: bool = False) -> dict:
 
 def test_mujoco_sim_serves_resets_and_trajectories_while_its_timers_are_always_due(spin, ros_context):
     sim, probe, states = start(spin, ros_context, MujocoSimNode, "mujoco_sim", publish_clock=True,
-                               camera_rate_hz=50.0, task_rate_hz=ALWAYS_DUE_HZ)
+                               camera_rate_hz=50.0, image_width=64, image_height=48,
+                               task_rate_hz=ALWAYS_DUE_HZ)
     assert_timers_alone(sim)
     for seed in range(3):
         state = request(probe, "mujoco_sim", states, {"task": "transfer_cube", "seed": seed, "id": f"r{seed}"})
