@@ -14,7 +14,11 @@ Ratios against the paper's RTX 4090 numbers are printed for reference only.
 
 Roofline: per part, the FLOPs and minimum bytes of the config (`pi0_policy.model.cost`), the
 achieved GFLOP/s, and its ratio to this machine's matrix-multiply rate in the same dtype, measured
-in the same run (one square matmul timed between the rounds, so both see the same load).
+in the same run (one square matmul timed between the rounds, so both see the same load). And a
+tighter bound: the part's own kernels (every matmul and attention call, `cost.chunk_kernels`) timed
+bare on random data of the same shapes between the rounds; "of kernels" is their time over the
+part's time. A part far below the square matmul rate but near its bare kernels is bound by torch's
+kernels at those shapes (e.g. 50-row matmuls of the action steps), not by this project's code.
 --baseline eager also times the eager (reference) attention on the same model and inputs, rounds
 interleaved, and prints the speed-up of the chosen attention over it per part.
 """
@@ -31,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from pi0_policy.model import Pi0Model, build_model, get_config
-from pi0_policy.model.cost import PARTS, chunk_cost
+from pi0_policy.model.cost import PARTS, Matmul, chunk_cost, chunk_kernels
 from pi0_policy.policy.runtime import decide
 
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before anything sets it
@@ -72,6 +76,32 @@ def matmul_rate(dtype: torch.dtype, device, sizes=(256, 512, 1024), tries: int =
             _, seconds = _timed(lambda: torch.mm(a, b), torch.device(device))
             best = max(best, 2 * size**3 / seconds / 1e9)
     return best
+
+
+def _bare_kernel(kernel, dtype: torch.dtype, device):
+    """A closure running one `cost.Matmul` / `cost.Attention` once on random data of its shapes."""
+    if isinstance(kernel, Matmul):
+        x = torch.randn(kernel.rows, kernel.fan_in, device=device).to(dtype)
+        w = torch.randn(kernel.fan_out, kernel.fan_in, device=device).to(dtype)
+        return lambda: torch.nn.functional.linear(x, w)
+    k = kernel
+    q = torch.randn(k.batch, k.heads, k.queries, k.head_dim, device=device).to(dtype)
+    key = torch.randn(k.batch, k.kv_heads, k.keys, k.head_dim, device=device).to(dtype)
+    value = torch.randn_like(key)
+    mask = torch.zeros(k.batch, 1, k.queries, k.keys, device=device, dtype=dtype)  # the model's additive mask
+    return lambda: torch.nn.functional.scaled_dot_product_attention(q, key, value, attn_mask=mask,
+                                                                     enable_gqa=k.kv_heads != k.heads)
+
+
+def bare_kernels_seconds(kernels, dtype: torch.dtype, device, tries: int = 3) -> float:
+    """Seconds the part's kernels take run bare, one after the other with nothing between them
+    (random data, same shapes, dtype and torch threads): Σ count × median of `tries` timings."""
+    total = 0.0
+    for kernel in kernels:
+        run = _bare_kernel(kernel, dtype, device)
+        run()  # warm-up
+        total += kernel.count * statistics.median(_timed(run, torch.device(device))[1] for _ in range(tries))
+    return total
 
 
 class Variant(NamedTuple):
@@ -156,6 +186,8 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
 
     rounds = {v: [] for v in variants}
     rates = []
+    kernels = chunk_kernels(config, steps, batch)
+    bare = {part: [] for part in PARTS}
     for v in variants:
         one_round(v)  # warm-up (allocations, kernel selection, compilation)
     for _ in tqdm(range(repeats), desc=f"{preset} cached", disable=not progress):
@@ -164,6 +196,8 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
         torch.set_num_threads(main.threads)
         rates.append(matmul_rate(model.dtype, device, sizes=(4096, 8192) if device.type == "cuda"
                                  else (256, 512, 1024)))
+        for part in PARTS:
+            bare[part].append(bare_kernels_seconds(kernels[part], model.dtype, device))
     model.attention = main.attention
     torch.set_num_threads(main.threads)
     uncached = []
@@ -187,12 +221,18 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
     result["matmul_gflops"] = statistics.median(rates)
     bytes_per_value = torch.finfo(model.dtype).bits // 8
     costs = chunk_cost(config, steps, bytes_per_value)
-    result["roofline"] = {
-        part: {"gflop": costs[part].flops * batch / 1e9, "mbytes": costs[part].bytes / 1e6,
-               "gflops": costs[part].flops * batch / 1e9 / result[part],
-               "of_matmul": costs[part].flops * batch / 1e9 / result[part] / result["matmul_gflops"]}
-        for part in PARTS
-    }
+    result["roofline"] = {}
+    for part in PARTS:
+        gflop = costs[part].flops * batch / 1e9
+        kernels_s = statistics.median(bare[part])
+        result["roofline"][part] = {
+            "gflop": gflop, "mbytes": costs[part].bytes / 1e6, "gflops": gflop / result[part],
+            "of_matmul": gflop / result[part] / result["matmul_gflops"],
+            "kernels_ms": kernels_s * 1e3, "kernels_of_matmul": gflop / kernels_s / result["matmul_gflops"],
+            "of_kernels": kernels_s / result[part]}
+    result["kernels_total_ms"] = sum(row["kernels_ms"] for row in result["roofline"].values())
+    if "baseline" in result:  # the speed-up if every part ran exactly at its bare kernels (no overhead at all)
+        result["kernel_bound_speedup"] = result["baseline"]["total"] * 1e3 / result["kernels_total_ms"]
     parameters = sum(p.numel() for p in model.parameters())
     weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     result.update(build_s=build_s, parameters=parameters, weights_mb=weights_mb)
@@ -224,10 +264,17 @@ def format_report(r: dict) -> str:
                          f"{ratio:>8.2f}x")
     lines.append(f"roofline: matmul rate in this run {r['matmul_gflops']:.1f} GFLOP/s "
                  f"({r['dtype']}, {r['threads']} thread(s))")
-    lines.append(f"  {'part':<20}{'GFLOP':>10}{'MB':>10}{'GFLOP/s':>10}{'of matmul':>11}")
+    lines.append(f"  {'part':<20}{'GFLOP':>10}{'MB':>10}{'GFLOP/s':>10}{'of matmul':>11}"
+                 f"{'bare kernels':>14}{'(of matmul)':>13}{'of kernels':>12}")
     for part, row in r["roofline"].items():
         lines.append(f"  {part:<20}{row['gflop']:>10.3f}{row['mbytes']:>10.1f}{row['gflops']:>10.1f}"
-                     f"{row['of_matmul']:>10.0%}")
+                     f"{row['of_matmul']:>10.0%}{row['kernels_ms']:>11.1f} ms{row['kernels_of_matmul']:>12.0%}"
+                     f"{row['of_kernels']:>12.0%}")
+    lines.append("  (bare kernels: the part's matmuls and attention calls alone, same shapes, dtype and threads, "
+                 "in this run;\n   of kernels: their time over the part's, i.e. how close the part is to them)")
+    lines.append(f"  all parts at their bare kernels: {r['kernels_total_ms']:.1f} ms"
+                 + (f", {r['kernel_bound_speedup']:.2f}x the baseline (the most this dtype and thread count "
+                    "can gain with these kernels)" if "kernel_bound_speedup" in r else ""))
     lines += [
         f"{'uncached total':<22}{r['uncached_total'] * 1e3:>12.1f}{'':>15}{note}",
         f"cached sampling speed-up over recomputing every step: {r['cached_speedup']:.2f}x",

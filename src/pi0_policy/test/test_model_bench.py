@@ -33,12 +33,20 @@ def test_bench_roofline_and_baseline_ratio(bench, capsys):
         assert row["gflop"] > 0 and row["mbytes"] > 0
         assert row["gflops"] == pytest.approx(row["gflop"] / result[part])
         assert row["of_matmul"] == pytest.approx(row["gflops"] / result["matmul_gflops"])
+        assert row["kernels_ms"] > 0  # the part's own matmuls and attention calls, timed bare
+        assert row["of_kernels"] == pytest.approx(row["kernels_ms"] / 1e3 / result[part])
+        assert row["kernels_of_matmul"] == pytest.approx(row["gflop"] / (row["kernels_ms"] / 1e3)
+                                                         / result["matmul_gflops"])
         assert result["speedup_over_baseline"][part] == pytest.approx(result["baseline"][part] / result[part])
     assert result["baseline"]["attention"] == "eager" and result["attention"] == "sdpa"
+    assert result["kernels_total_ms"] == pytest.approx(sum(r["kernels_ms"] for r in result["roofline"].values()))
+    assert result["kernel_bound_speedup"] == pytest.approx(result["baseline"]["total"] * 1e3
+                                                           / result["kernels_total_ms"])
     assert (result["dtype"], result["threads"]) == ("float32", 1)  # auto for pi0_tiny (policy.runtime)
     out = capsys.readouterr().out
     assert "speed-up over the baseline (eager, float32, 1 thread(s)" in out
     assert "roofline: matmul rate in this run" in out
+    assert "all parts at their bare kernels:" in out and "x the baseline" in out
 
 
 def test_bench_baseline_with_other_dtype_and_threads(bench):
