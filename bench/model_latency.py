@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from pi0_policy.model import Pi0Model, build_model, get_config
 from pi0_policy.model.cost import PARTS, Matmul, chunk_cost, chunk_kernels
+from pi0_policy.model.packed_linear import PackedLinear, packing_unavailable
 from pi0_policy.policy.runtime import decide
 
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before anything sets it
@@ -66,24 +67,33 @@ def _peak_memory_mb(device: torch.device) -> dict:
 
 def matmul_rate(dtype: torch.dtype, device, sizes=(256, 512, 1024), tries: int = 3) -> float:
     """This machine's matrix-multiply rate now, GFLOP/s: the best of `tries` square products of each
-    size in `dtype` (after a warm-up) with the current torch threads."""
+    size in `dtype` (after a warm-up) with the current torch threads, by torch's default GEMM and, on
+    a CPU with oneDNN, by oneDNN with a packed weight (the faster of the two sets the rate)."""
     best = 0.0
     for size in sizes:
         a = torch.randn(size, size, device=device).to(dtype)
         b = torch.randn(size, size, device=device).to(dtype)
-        torch.mm(a, b)
-        for _ in range(tries):
-            _, seconds = _timed(lambda: torch.mm(a, b), torch.device(device))
-            best = max(best, 2 * size**3 / seconds / 1e9)
+        products = [lambda: torch.mm(a, b)]
+        if packing_unavailable(device, dtype) is None:
+            packed = PackedLinear(torch.nn.Linear(size, size, bias=False).to(dtype))
+            products.append(lambda: packed(a))
+        for product in products:
+            product()
+            for _ in range(tries):
+                _, seconds = _timed(product, torch.device(device))
+                best = max(best, 2 * size**3 / seconds / 1e9)
     return best
 
 
-def _bare_kernel(kernel, dtype: torch.dtype, device):
-    """A closure running one `cost.Matmul` / `cost.Attention` once on random data of its shapes."""
+def _bare_kernel(kernel, dtype: torch.dtype, device, packed: bool):
+    """A closure running one `cost.Matmul` / `cost.Attention` once on random data of its shapes
+    (matmuls with a packed weight when the model runs them so)."""
     if isinstance(kernel, Matmul):
         x = torch.randn(kernel.rows, kernel.fan_in, device=device).to(dtype)
-        w = torch.randn(kernel.fan_out, kernel.fan_in, device=device).to(dtype)
-        return lambda: torch.nn.functional.linear(x, w)
+        linear = torch.nn.Linear(kernel.fan_in, kernel.fan_out, bias=False, device=device).to(dtype)
+        if packed:
+            linear = PackedLinear(linear)
+        return lambda: linear(x)
     k = kernel
     q = torch.randn(k.batch, k.heads, k.queries, k.head_dim, device=device).to(dtype)
     key = torch.randn(k.batch, k.kv_heads, k.keys, k.head_dim, device=device).to(dtype)
@@ -93,34 +103,39 @@ def _bare_kernel(kernel, dtype: torch.dtype, device):
                                                                      enable_gqa=k.kv_heads != k.heads)
 
 
-def bare_kernels_seconds(kernels, dtype: torch.dtype, device, tries: int = 3) -> float:
+def bare_kernels_seconds(kernels, dtype: torch.dtype, device, packed: bool = False, tries: int = 3) -> float:
     """Seconds the part's kernels take run bare, one after the other with nothing between them
     (random data, same shapes, dtype and torch threads): Σ count × median of `tries` timings."""
     total = 0.0
     for kernel in kernels:
-        run = _bare_kernel(kernel, dtype, device)
+        run = _bare_kernel(kernel, dtype, device, packed)
         run()  # warm-up
         total += kernel.count * statistics.median(_timed(run, torch.device(device))[1] for _ in range(tries))
     return total
 
 
 class Variant(NamedTuple):
-    """One way to run the model: attention implementation, dtype, torch threads."""
+    """One way to run the model: attention implementation, dtype, torch threads, packed weights."""
 
     attention: str
     dtype: str
     threads: int
+    packed: bool = False
 
     def label(self) -> str:
-        return f"{self.attention}, {self.dtype}, {self.threads} thread(s)"
+        return f"{self.attention}, {self.dtype}, {self.threads} thread(s){', packed weights' if self.packed else ''}"
 
 
-def resolve_variant(attention: str, dtype: str, threads: int, device, config) -> Variant:
-    """dtype "auto" and threads 0 as the node chooses them (`pi0_policy.policy.runtime`)."""
+def resolve_variant(attention: str, dtype: str, threads: int, device, config, pack: bool | None = False,
+                    compiled: bool = False) -> Variant:
+    """dtype "auto", threads 0 and pack None as the node chooses them (`pi0_policy.policy.runtime`;
+    packed weights on a CPU when not compiled, as `Pi0Policy.from_checkpoint`)."""
     with torch.device("meta"):
         parameters = sum(p.numel() for p in Pi0Model(config).parameters())
     choice = decide(dtype, threads, str(device), parameters)
-    return Variant(attention, choice.dtype, choice.num_threads)
+    if pack is None:
+        pack = not compiled and packing_unavailable(device, getattr(torch, choice.dtype)) is None
+    return Variant(attention, choice.dtype, choice.num_threads, bool(pack))
 
 
 def make_inputs(config, batch: int, device, seed: int = 0) -> dict:
@@ -142,11 +157,12 @@ def make_inputs(config, batch: int, device, seed: int = 0) -> dict:
 @torch.no_grad()
 def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, repeats=3, cameras=None,
                   uncached_steps=None, batch=1, compile_steps=False, progress=True, weights=None,
-                  attention="sdpa", threads=0, baseline=None) -> dict:
+                  attention="sdpa", threads=0, baseline=None, pack=None) -> dict:
     """Measure and return every number the script prints (times in seconds, memory in MB).
 
-    dtype "auto" / threads 0: as the policy node chooses them. baseline: None, or a
-    (attention, dtype, threads) to time as well, rounds interleaved with the main variant."""
+    dtype "auto" / threads 0 / pack None: as the policy node chooses them. baseline: None, or an
+    (attention, dtype, threads) to time as well (never packed: the reference), rounds interleaved
+    with the main variant."""
     device = torch.device(device)
     compile_steps = "steps" if compile_steps is True else (compile_steps or None)
     overrides = {"num_cameras": cameras} if cameras else {}
@@ -154,20 +170,26 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
     uncached_steps = steps if uncached_steps is None else uncached_steps
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    main = resolve_variant(attention, dtype, threads, device, config)
+    main = resolve_variant(attention, dtype, threads, device, config, pack, compiled=bool(compile_steps))
     variants = [main]
     if baseline is not None:
         variants.append(resolve_variant(*baseline, device, config))
     def model_key(v: Variant):  # the compiled main variant gets a model of its own (same seed, same weights):
-        return (v.dtype, bool(compile_steps) and v == main)  # compiling and uncompiling one would recompile
+        return (v.dtype, v.packed, bool(compile_steps) and v == main)  # compiling and uncompiling would recompile
 
     models = {}
-    build_s = None
+    build_s = parameters = weights_mb = None
     for v in variants:
         if model_key(v) not in models:
-            models[model_key(v)], seconds = _timed(
-                lambda v=v: build_model(config, dtype=v.dtype, device=device, weights=weights), device)
-            build_s = build_s if build_s is not None else seconds
+            m, seconds = _timed(lambda v=v: build_model(config, dtype=v.dtype, device=device, weights=weights),
+                                device)
+            if build_s is None:
+                build_s = seconds
+                parameters = sum(p.numel() for p in m.parameters())
+                weights_mb = sum(p.numel() * p.element_size() for p in m.parameters()) / 2**20
+            if v.packed:
+                m.pack_weights()
+            models[model_key(v)] = m
     model = models[model_key(main)]
     inputs, noise = make_inputs(config, batch, device)
     if compile_steps:
@@ -197,7 +219,7 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
         rates.append(matmul_rate(model.dtype, device, sizes=(4096, 8192) if device.type == "cuda"
                                  else (256, 512, 1024)))
         for part in PARTS:
-            bare[part].append(bare_kernels_seconds(kernels[part], model.dtype, device))
+            bare[part].append(bare_kernels_seconds(kernels[part], model.dtype, device, main.packed))
     model.attention = main.attention
     torch.set_num_threads(main.threads)
     uncached = []
@@ -233,20 +255,19 @@ def run_benchmark(preset="pi0_small", device="cpu", dtype="float32", steps=10, r
     result["kernels_total_ms"] = sum(row["kernels_ms"] for row in result["roofline"].values())
     if "baseline" in result:  # the speed-up if every part ran exactly at its bare kernels (no overhead at all)
         result["kernel_bound_speedup"] = result["baseline"]["total"] * 1e3 / result["kernels_total_ms"]
-    parameters = sum(p.numel() for p in model.parameters())
-    weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     result.update(build_s=build_s, parameters=parameters, weights_mb=weights_mb)
     result.update(_peak_memory_mb(device))
     result.update(loaded=weights is not None, preset=preset, device=str(device), dtype=main.dtype,
                   steps=steps, repeats=repeats, cameras=config.num_cameras, batch=batch,
-                  threads=main.threads, attention=main.attention, compiled=compile_steps)
+                  threads=main.threads, attention=main.attention, compiled=compile_steps, packed=main.packed)
     return result
 
 
 def format_report(r: dict) -> str:
     lines = [
         f"π0 latency: preset={r['preset']} ({r['parameters']:,} params) device={r['device']} "
-        f"dtype={r['dtype']} attention={r['attention']}{' compiled: ' + r['compiled'] if r['compiled'] else ''} "
+        f"dtype={r['dtype']} attention={r['attention']}{' compiled: ' + r['compiled'] if r['compiled'] else ''}"
+        f"{' packed weights' if r['packed'] else ''} "
         f"cameras={r['cameras']} steps={r['steps']} repeats={r['repeats']} batch={r['batch']} "
         f"threads={r['threads']}",
         f"{'part':<22}{'ms':>12}{'x paper 4090':>15}",
@@ -305,6 +326,8 @@ def main(argv=None) -> dict:
                         help="a safetensors file to load (times loading); default: random weights")
     parser.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as the node chooses)")
+    parser.add_argument("--pack", default="auto", choices=["auto", "on", "off"],
+                        help="linear weights packed for oneDNN (auto: as the node, on a CPU when not compiled)")
     parser.add_argument("--baseline", default=None, choices=["sdpa", "eager"],
                         help="also time this attention, rounds interleaved, and print the speed-up over it")
     parser.add_argument("--baseline-dtype", default=None, help="the baseline's dtype (default: the same)")
@@ -321,7 +344,8 @@ def main(argv=None) -> dict:
                     TORCH_DEFAULT_THREADS if threads == -1 else threads)
     result = run_benchmark(args.preset, args.device, args.dtype, args.steps, args.repeats, args.cameras,
                            args.uncached_steps, args.batch, args.compile, weights=args.weights,
-                           attention=args.attention, threads=args.threads, baseline=baseline)
+                           attention=args.attention, threads=args.threads, baseline=baseline,
+                           pack={"auto": None, "on": True, "off": False}[args.pack])
     print(format_report(result))
     return result
 

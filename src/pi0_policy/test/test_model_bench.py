@@ -1,7 +1,10 @@
 """bench/model_latency.py runs on pi0_tiny and reports positive times and a computed cache speed-up."""
 
 import pytest
+import torch
 from conftest import load_bench
+
+from pi0_policy.model.packed_linear import packing_unavailable
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,8 @@ def test_bench_roofline_and_baseline_ratio(bench, capsys):
     assert result["kernel_bound_speedup"] == pytest.approx(result["baseline"]["total"] * 1e3
                                                            / result["kernels_total_ms"])
     assert (result["dtype"], result["threads"]) == ("float32", 1)  # auto for pi0_tiny (policy.runtime)
+    assert result["packed"] == (packing_unavailable("cpu", torch.float32) is None)  # as the node: packed on a CPU
+    assert "packed" not in result["baseline"]["label"]  # the reference is the unpacked model
     out = capsys.readouterr().out
     assert "speed-up over the baseline (eager, float32, 1 thread(s)" in out
     assert "roofline: matmul rate in this run" in out

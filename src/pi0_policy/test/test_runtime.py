@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from pi0_policy.model.packed_linear import packing_unavailable
+
 from pi0_policy.policy import runtime
 from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 from pi0_policy.policy.local import Pi0Policy
@@ -88,7 +90,11 @@ def test_policy_from_checkpoint_applies_the_choice(tmp_path):
         assert policy.metadata["dtype"] == "float32" and policy.metadata["num_threads"] == 1
         policy = Pi0Policy.from_checkpoint(path, dtype="bfloat16", num_threads=2)
         assert policy.model.dtype == torch.bfloat16 and torch.get_num_threads() == 2
-        assert policy.runtime.reason == "dtype as set; threads as set"
+        assert policy.runtime.reason.startswith("dtype as set; threads as set")
+        packs = packing_unavailable("cpu", torch.bfloat16) is None
+        assert policy.model.packed == packs == policy.metadata["packed_weights"]  # on a CPU: packed for oneDNN
+        assert ("linear weights packed for oneDNN" in policy.runtime.describe()) == packs
+        assert not Pi0Policy.from_checkpoint(path, pack=False).model.packed
     finally:
         torch.set_num_threads(before)
 

@@ -18,6 +18,7 @@ shape: ``ValueError`` naming it. Output: ``{"actions": float32[horizon, action_d
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,6 +33,7 @@ from pi0_policy.policy.images import prepare_images
 from pi0_policy.policy.profiles import checkpoint_profile
 from pi0_policy.policy.normalize import normalize, unnormalize
 from pi0_policy.policy.runtime import COMPILE_MODES, RuntimeChoice, apply_threads, count_parameters, decide
+from pi0_policy.model.packed_linear import packing_unavailable
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
 OBSERVATION_KEYS = ("images", "state", "prompt", "noise", "rtc")
@@ -64,6 +66,7 @@ class Pi0Policy(BasePolicy):
         norm_stats: str | Path | Mapping | None = None,
         num_threads: int = 0,
         compile: str = "none",
+        pack: bool | None = None,
     ) -> "Pi0Policy":
         """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.loading.load_checkpoint`:
         the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed).
@@ -73,7 +76,8 @@ class Pi0Policy(BasePolicy):
         `pi0_policy.policy.runtime` (the choice is kept in ``policy.runtime``); torch's thread count
         is set for the process. ``compile`` "steps" or "all": `Pi0Model.compile_denoise` (the Euler
         steps, or the whole chunk, as compiled graphs; CUDA graphs on a GPU); compiled at the first
-        inference."""
+        inference. ``pack``: the linear weights packed for oneDNN (`Pi0Model.pack_weights`, the fast
+        CPU path); None (auto): on a CPU when not compiled and the dtype allows it."""
         if compile not in COMPILE_MODES:
             raise ValueError(f"compile={compile!r}: choose none, steps or all")
         runtime = decide(dtype, num_threads, device, count_parameters(path))
@@ -83,6 +87,12 @@ class Pi0Policy(BasePolicy):
         )
         if compile != "none":
             model.compile_denoise(observation=compile == "all")
+        if pack is None:
+            pack = compile == "none" and packing_unavailable(model.device, model.dtype) is None
+        if pack:
+            layers = model.pack_weights()
+            runtime = dataclasses.replace(runtime, reason=f"{runtime.reason}; {layers} linear weights packed for "
+                                                          "oneDNN (CPU inference path)")
         return cls(model, info, tok, num_steps=num_steps, runtime=runtime)
 
     @property
@@ -101,6 +111,7 @@ class Pi0Policy(BasePolicy):
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "num_threads": torch.get_num_threads(),
             "compile": self.model.compiled,
+            "packed_weights": self.model.packed,
         }
 
     # ------------------------------------------------------------------ stages
