@@ -128,14 +128,11 @@ class Variant(NamedTuple):
 
 def resolve_variant(attention: str, dtype: str, threads: int, device, config, pack: bool | None = False,
                     compiled: bool = False) -> Variant:
-    """dtype "auto", threads 0 and pack None as the node chooses them (`pi0_policy.policy.runtime`;
-    packed weights on a CPU when not compiled, as `Pi0Policy.from_checkpoint`)."""
+    """dtype "auto", threads 0 and pack None as the node chooses them (`pi0_policy.policy.runtime`)."""
     with torch.device("meta"):
         parameters = sum(p.numel() for p in Pi0Model(config).parameters())
-    choice = decide(dtype, threads, str(device), parameters)
-    if pack is None:
-        pack = not compiled and packing_unavailable(device, getattr(torch, choice.dtype)) is None
-    return Variant(attention, choice.dtype, choice.num_threads, bool(pack))
+    choice = decide(dtype, threads, str(device), parameters, compile="all" if compiled else "none")
+    return Variant(attention, choice.dtype, choice.num_threads, choice.pack if pack is None else bool(pack))
 
 
 def make_inputs(config, batch: int, device, seed: int = 0) -> dict:

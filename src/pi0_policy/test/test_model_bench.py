@@ -46,7 +46,7 @@ def test_bench_roofline_and_baseline_ratio(bench, capsys):
     assert result["kernel_bound_speedup"] == pytest.approx(result["baseline"]["total"] * 1e3
                                                            / result["kernels_total_ms"])
     assert (result["dtype"], result["threads"]) == ("float32", 1)  # auto for pi0_tiny (policy.runtime)
-    assert result["packed"] == (packing_unavailable("cpu", torch.float32) is None)  # as the node: packed on a CPU
+    assert result["packed"] is False  # as the node: pi0_tiny is too small to gain from packed weights
     assert "packed" not in result["baseline"]["label"]  # the reference is the unpacked model
     out = capsys.readouterr().out
     assert "speed-up over the baseline (eager, float32, 1 thread(s)" in out
@@ -61,6 +61,15 @@ def test_bench_baseline_with_other_dtype_and_threads(bench):
     assert result["threads"] == 1 and result["dtype"] == "float32"
     assert result["speedup_over_baseline"]["total"] == pytest.approx(
         result["baseline"]["total"] / result["total"])
+
+
+@pytest.mark.skipif(packing_unavailable("cpu", torch.float32) is not None, reason="no oneDNN")
+def test_bench_packed_weights_on_request(bench, capsys):
+    result = bench.main(["--preset", "pi0_tiny", "--device", "cpu", "--steps", "1", "--repeats", "1",
+                         "--cameras", "1", "--uncached-steps", "1", "--pack", "on", "--baseline", "sdpa"])
+    assert result["packed"] is True and "packed" not in result["baseline"]["label"]
+    assert result["weights_mb"] > 0 and result["parameters"] == 681_632  # counted before packing
+    assert "attention=sdpa packed weights" in capsys.readouterr().out
 
 
 def test_bench_rejects_bad_arguments(bench):

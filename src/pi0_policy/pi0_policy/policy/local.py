@@ -33,7 +33,6 @@ from pi0_policy.policy.images import prepare_images
 from pi0_policy.policy.profiles import checkpoint_profile
 from pi0_policy.policy.normalize import normalize, unnormalize
 from pi0_policy.policy.runtime import COMPILE_MODES, RuntimeChoice, apply_threads, count_parameters, decide
-from pi0_policy.model.packed_linear import packing_unavailable
 from pi0_policy.policy.tokenizer import PromptTokenizer
 
 OBSERVATION_KEYS = ("images", "state", "prompt", "noise", "rtc")
@@ -77,22 +76,20 @@ class Pi0Policy(BasePolicy):
         is set for the process. ``compile`` "steps" or "all": `Pi0Model.compile_denoise` (the Euler
         steps, or the whole chunk, as compiled graphs; CUDA graphs on a GPU); compiled at the first
         inference. ``pack``: the linear weights packed for oneDNN (`Pi0Model.pack_weights`, the fast
-        CPU path); None (auto): on a CPU when not compiled and the dtype allows it."""
+        CPU path); None (auto): as `pi0_policy.policy.runtime.choose_packing` decides."""
         if compile not in COMPILE_MODES:
             raise ValueError(f"compile={compile!r}: choose none, steps or all")
-        runtime = decide(dtype, num_threads, device, count_parameters(path))
+        runtime = decide(dtype, num_threads, device, count_parameters(path), compile=compile)
+        if pack is not None and pack != runtime.pack:
+            runtime = dataclasses.replace(runtime, pack=bool(pack), reason=f"{runtime.reason} (packing set: {pack})")
         apply_threads(runtime.num_threads)
         model, info, tok = load_checkpoint(
             path, device=device, dtype=runtime.dtype, tokenizer=tokenizer, norm_stats=norm_stats
         )
         if compile != "none":
             model.compile_denoise(observation=compile == "all")
-        if pack is None:
-            pack = compile == "none" and packing_unavailable(model.device, model.dtype) is None
-        if pack:
-            layers = model.pack_weights()
-            runtime = dataclasses.replace(runtime, reason=f"{runtime.reason}; {layers} linear weights packed for "
-                                                          "oneDNN (CPU inference path)")
+        if runtime.pack:
+            model.pack_weights()
         return cls(model, info, tok, num_steps=num_steps, runtime=runtime)
 
     @property
