@@ -107,13 +107,19 @@ def pack_linear_weights(module: nn.Module, rows_hint: int = 64) -> int:
 
     ValueError (naming the reason) where packing is not possible: not a CPU, another dtype than
     float32/bfloat16, no oneDNN, or linear layers of mixed devices/dtypes."""
-    linears = [(name, m) for name, m in module.named_modules() if type(m) is nn.Linear]
-    for name, linear in linears:
-        reason = packing_unavailable(linear.weight.device, linear.weight.dtype)
+    # Names, not the layers: a list of the layers would keep every plain weight alive until the end,
+    # doubling peak memory; replaced one at a time, each plain weight is freed as its packed copy is made.
+    names = [name for name, m in module.named_modules() if type(m) is nn.Linear]
+    for name in names:
+        reason = _why_not_packable(module.get_submodule(name))
         if reason:
             raise ValueError(f"cannot pack {name or 'the module'}: {reason}")
-    for name, linear in linears:
+    for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = module.get_submodule(parent_name) if parent_name else module
-        setattr(parent, child, PackedLinear(linear, rows_hint))
-    return len(linears)
+        setattr(parent, child, PackedLinear(getattr(parent, child), rows_hint))
+    return len(names)
+
+
+def _why_not_packable(linear: nn.Linear) -> str | None:
+    return packing_unavailable(linear.weight.device, linear.weight.dtype)
