@@ -1,5 +1,6 @@
 """The FLOP and byte counter of `pi0_policy.model.cost`: a hand count, torch's own FLOP counter, and
 the parameters of the real modules."""
+import collections
 import dataclasses
 
 import torch
@@ -92,3 +93,67 @@ def test_flops_match_torch_flop_counter_on_the_real_forward():
     assert counted["image_encoders"] + siglip_attention == expected["image_encoders"].flops
     assert counted["observation_forward"] == expected["observation_forward"].flops
     assert counted["action_steps"] == expected["action_steps"].flops
+
+
+class _KernelRecorder(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the matrix products, attention calls and the patch convolution the model really runs,
+    as `cost.Matmul` / `cost.Attention` (count 1 each)."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernels = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        op = func.overloadpacket
+        if op is torch.ops.aten.mm:
+            (m, k), n = args[0].shape, args[1].shape[1]
+            self.kernels[cost.Matmul(m, k, n)] += 1
+        elif op is torch.ops.aten.addmm:
+            (m, k), n = args[1].shape, args[2].shape[1]
+            self.kernels[cost.Matmul(m, k, n)] += 1
+        elif op is torch.ops.aten.convolution:
+            x, w = args[0], args[1]
+            out_tokens = (x.shape[2] // w.shape[2]) * (x.shape[3] // w.shape[3])
+            self.kernels[cost.Matmul(x.shape[0] * out_tokens, w[0].numel(), w.shape[0])] += 1
+        elif op is torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:
+            q, k = args[0], args[1]
+            self.kernels[cost.Attention(q.shape[0], q.shape[1], k.shape[1], q.shape[2], k.shape[2],
+                                        q.shape[3])] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _unrolled(kernels) -> collections.Counter:
+    counts = collections.Counter()
+    for k in kernels:
+        counts[dataclasses.replace(k, count=1)] += k.count
+    return counts
+
+
+def test_chunk_kernels_are_the_kernels_the_model_runs():
+    """Every matmul, attention call and the patch convolution of a real chunk (fused attention), by
+    shape and number: the list `bench/model_latency.py` times bare, and the FLOPs of `chunk_cost`."""
+    tiny = get_config("pi0_tiny")
+    config = dataclasses.replace(tiny, num_cameras=2, action_horizon=6, max_token_len=10)
+    model = build_model(config)
+    g = torch.Generator().manual_seed(0)
+    size = config.vision.image_size
+    images = torch.rand(1, 2, 3, size, size, generator=g) * 2 - 1
+    tokens = torch.randint(0, config.vocab_size, (1, 10), generator=g)
+    state, noise = torch.randn(1, config.max_state_dim, generator=g), torch.randn(1, 6, config.max_action_dim)
+    expected = cost.chunk_kernels(config, num_steps=3)
+    with torch.no_grad():
+        with _KernelRecorder() as images_part:
+            prefix, valid = model.embed_prefix(images, torch.ones(1, 2, dtype=torch.bool), tokens,
+                                               torch.ones(1, 10, dtype=torch.bool))
+        with _KernelRecorder() as observation_part:
+            cache = model.cache_observation(prefix, valid, state)
+        with _KernelRecorder() as steps_part:
+            model.denoise(cache, noise, num_steps=3)
+    assert images_part.kernels == _unrolled(expected["image_encoders"])
+    assert observation_part.kernels == _unrolled(expected["observation_forward"])
+    assert steps_part.kernels == _unrolled(expected["action_steps"])
+    flops = cost.chunk_cost(config, num_steps=3)
+    for part, kernels in expected.items():
+        assert sum(k.flops for k in kernels) == flops[part].flops
+    batched = cost.chunk_kernels(config, num_steps=3, batch=4)
+    assert sum(k.flops for k in batched["action_steps"]) == 4 * flops["action_steps"].flops

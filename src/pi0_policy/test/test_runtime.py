@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from pi0_policy.model.packed_linear import packing_unavailable
+
 from pi0_policy.policy import runtime
 from pi0_policy.policy.demo_checkpoint import make_random_checkpoint
 from pi0_policy.policy.local import Pi0Policy
@@ -61,7 +63,9 @@ def test_explicit_threads_are_kept_and_bad_ones_refused():
 def test_decide_describes_both_choices():
     choice = decide("auto", 0, "cpu", FULL, Machine(cores=8, cpu_flags=AVX512_BF16))
     assert (choice.dtype, choice.num_threads) == ("bfloat16", 7)
-    assert choice.describe().startswith("dtype bfloat16, 7 torch thread(s) (auto: native bf16 CPU; auto: 7 of 8")
+    packed = ", linear weights packed for oneDNN" if choice.pack else ""
+    assert choice.describe().startswith(f"dtype bfloat16, 7 torch thread(s){packed} (auto: native bf16 CPU; "
+                                        "auto: 7 of 8")
 
 
 def test_cpu_flags_from_cpuinfo(tmp_path):
@@ -88,7 +92,12 @@ def test_policy_from_checkpoint_applies_the_choice(tmp_path):
         assert policy.metadata["dtype"] == "float32" and policy.metadata["num_threads"] == 1
         policy = Pi0Policy.from_checkpoint(path, dtype="bfloat16", num_threads=2)
         assert policy.model.dtype == torch.bfloat16 and torch.get_num_threads() == 2
-        assert policy.runtime.reason == "dtype as set; threads as set"
+        assert policy.runtime.reason.startswith("dtype as set; threads as set")
+        assert not policy.model.packed and not policy.metadata["packed_weights"]  # auto: too small to gain
+        if packing_unavailable("cpu", torch.float32) is None:
+            packed = Pi0Policy.from_checkpoint(path, pack=True)
+            assert packed.model.packed and packed.metadata["packed_weights"] and packed.runtime.pack
+            assert "linear weights packed for oneDNN" in packed.runtime.describe()
     finally:
         torch.set_num_threads(before)
 
@@ -130,3 +139,16 @@ def test_compiled_policy_gives_the_eager_actions(tmp_path):
     assert validate(values).compile == "none" and validate(values | {"compile": "all"}).compile == "all"
     with pytest.raises(ValueError, match="compile='fast': choose one of"):
         validate(values | {"compile": "fast"})
+
+
+def test_packing_is_chosen_for_large_cpu_models_that_are_not_compiled():
+    big, small = 3_000_000_000, runtime.PACK_MIN_PARAMETERS - 1
+    available = packing_unavailable("cpu", torch.float32) is None
+    assert runtime.choose_packing("cpu", "float32", big) == (available, "packed: CPU inference") or not available
+    assert runtime.choose_packing("cpu", "float32", small)[0] is False
+    assert "too few" in runtime.choose_packing("cpu", "float32", small)[1]
+    assert runtime.choose_packing("cuda", "bfloat16", big) == (False, "no packing off the CPU")
+    assert runtime.choose_packing("cpu", "float32", big, compile="all") == (False, "no packing: compiled")
+    assert runtime.choose_packing("cpu", "float16", big)[0] is False
+    choice = decide("float32", 1, "cpu", big, Machine(cores=2, cpu_flags=frozenset()))
+    assert choice.pack == available and choice.reason.endswith(runtime.choose_packing("cpu", "float32", big)[1])

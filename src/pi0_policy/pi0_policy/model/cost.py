@@ -12,6 +12,11 @@ attention logits and attention-weighted values, the patch convolution. Norms, ac
 and softmax are elementwise (a few percent at most) and not counted, so achieved GFLOP/s is a
 slight underestimate of the work done. Bytes are the minimum traffic: every weight the part uses,
 read once per pass, plus the key/value cache written (observation) or read (each step).
+
+The FLOPs are summed from each part's kernels (`chunk_kernels`): every matrix product and attention
+call with the shapes the model runs them at. `bench/model_latency.py` times those kernels bare (random
+data, nothing between them) as a second, tighter bound than the square matmul rate: the time this
+machine's torch kernels need for exactly this arithmetic.
 """
 from __future__ import annotations
 
@@ -31,20 +36,53 @@ class PartCost:
         return PartCost(self.flops + other.flops, self.bytes + other.bytes)
 
 
-def _linear(tokens: int, fan_in: int, fan_out: int) -> int:
-    return 2 * tokens * fan_in * fan_out
+@dataclass(frozen=True)
+class Matmul:
+    """``x[rows, fan_in] @ w[fan_in, fan_out]`` (a linear layer over `rows` tokens), `count` times."""
+
+    rows: int
+    fan_in: int
+    fan_out: int
+    count: int = 1
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.rows * self.fan_in * self.fan_out * self.count
 
 
-def _attention(queries: int, keys: int, heads: int, head_dim: int) -> int:
-    """Logits (q·k) and weighted values (p·v), all heads."""
-    return 2 * 2 * queries * keys * heads * head_dim
+@dataclass(frozen=True)
+class Attention:
+    """One fused attention call: logits (q·k) and weighted values (p·v) of `heads` query heads over
+    `kv_heads` key/value heads (grouped-query), `count` times."""
+
+    batch: int
+    heads: int
+    kv_heads: int
+    queries: int
+    keys: int
+    head_dim: int
+    count: int = 1
+
+    @property
+    def flops(self) -> int:
+        return 2 * 2 * self.batch * self.queries * self.keys * self.heads * self.head_dim * self.count
+
+
+Kernel = Matmul | Attention
+
+
+def gemma_layer_kernels(spec: GemmaSpec, tokens: int, count: int = 1) -> list[Matmul]:
+    """The matrix products of one Gemma layer over `tokens`, as the layer loop calls them: q, k, v and
+    output projections, MLP gate, up and down (attention apart)."""
+    q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
+    return [Matmul(tokens, spec.width, q, count), Matmul(tokens, spec.width, kv, 2 * count),
+            Matmul(tokens, q, spec.width, count), Matmul(tokens, spec.width, spec.mlp_dim, 2 * count),
+            Matmul(tokens, spec.mlp_dim, spec.width, count)]
 
 
 def gemma_layer_flops(spec: GemmaSpec, tokens: int) -> int:
     """The projections and the gated MLP of one Gemma layer over `tokens` (attention apart)."""
-    q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
-    projections = _linear(tokens, spec.width, q + 2 * kv) + _linear(tokens, q, spec.width)
-    return projections + 3 * _linear(tokens, spec.width, spec.mlp_dim)
+    return sum(k.flops for k in gemma_layer_kernels(spec, tokens))
 
 
 def gemma_layer_parameters(spec: GemmaSpec) -> int:
@@ -66,39 +104,85 @@ def _kv_bytes(config: Pi0Config, tokens: int, bytes_per_value: int) -> int:
     return 2 * spec.depth * tokens * spec.num_kv_heads * spec.head_dim * bytes_per_value
 
 
-def image_encoders(config: Pi0Config, bytes_per_value: int = 4) -> PartCost:
+def image_kernels(config: Pi0Config) -> list[Kernel]:
+    """SigLIP over all cameras at once (as `Pi0Model.embed_images` batches them) and the projector."""
     v, n = config.vision, config.num_cameras
-    t = v.tokens_per_image
-    per_image = _linear(t, 3 * v.patch_size**2, v.width)  # the patch convolution
-    per_layer = (4 * _linear(t, v.width, v.width) + 2 * _linear(t, v.width, v.mlp_dim)
-                 + _attention(t, t, v.num_heads, v.width // v.num_heads))
-    per_image += v.depth * per_layer + _linear(t, v.width, config.text.width)
-    return PartCost(n * per_image, vision_parameters(config) * bytes_per_value)
+    rows = n * v.tokens_per_image
+    return [Matmul(rows, 3 * v.patch_size**2, v.width),  # the patch convolution
+            Matmul(rows, v.width, v.width, 4 * v.depth),  # q, k, v, output
+            Matmul(rows, v.width, v.mlp_dim, v.depth), Matmul(rows, v.mlp_dim, v.width, v.depth),
+            Attention(n, v.num_heads, v.num_heads, v.tokens_per_image, v.tokens_per_image,
+                      v.width // v.num_heads, v.depth),
+            Matmul(rows, v.width, config.text.width)]
+
+
+def observation_kernels(config: Pi0Config) -> list[Kernel]:
+    """The prefix through the language model and the state token through the expert, jointly."""
+    text, expert = config.text, config.expert
+    tokens = config.prefix_len + 1  # + the state token
+    return [*gemma_layer_kernels(text, config.prefix_len, text.depth),
+            *gemma_layer_kernels(expert, 1, text.depth),
+            Attention(1, text.num_heads, text.num_kv_heads, tokens, tokens, text.head_dim, text.depth),
+            Matmul(1, config.max_state_dim, expert.width)]
+
+
+def action_step_kernels(config: Pi0Config) -> list[Kernel]:
+    """One Euler step: the H action tokens through the expert, attending to the cache and each other,
+    with the action/time projections."""
+    e, h, a = config.expert, config.action_horizon, config.max_action_dim
+    keys = config.prefix_len + 1 + h
+    return [*gemma_layer_kernels(e, h, e.depth),
+            Attention(1, e.num_heads, e.num_kv_heads, h, keys, e.head_dim, e.depth),
+            Matmul(h, a, e.width), Matmul(h, 2 * e.width, e.width), Matmul(h, e.width, e.width),
+            Matmul(h, e.width, a)]
+
+
+def _repeated(kernels: list[Kernel], times: int, batch: int = 1) -> list[Kernel]:
+    out = []
+    for k in kernels:
+        if isinstance(k, Matmul):
+            out.append(Matmul(k.rows * batch, k.fan_in, k.fan_out, k.count * times))
+        else:
+            out.append(Attention(k.batch * batch, k.heads, k.kv_heads, k.queries, k.keys, k.head_dim,
+                                 k.count * times))
+    return out
+
+
+def chunk_kernels(config: Pi0Config, num_steps: int | None = None, batch: int = 1) -> dict[str, list[Kernel]]:
+    """{part: the matrix products and attention calls of one chunk}, with their shapes for `batch`
+    observations: what `bench/model_latency.py` times bare, as the bound of each part."""
+    steps = config.num_steps if num_steps is None else num_steps
+    return {"image_encoders": _repeated(image_kernels(config), 1, batch),
+            "observation_forward": _repeated(observation_kernels(config), 1, batch),
+            "action_steps": _repeated(action_step_kernels(config), steps, batch)}
+
+
+def _flops(kernels: list[Kernel]) -> int:
+    return sum(k.flops for k in kernels)
+
+
+def image_encoders(config: Pi0Config, bytes_per_value: int = 4) -> PartCost:
+    return PartCost(_flops(image_kernels(config)), vision_parameters(config) * bytes_per_value)
 
 
 def observation_forward(config: Pi0Config, bytes_per_value: int = 4) -> PartCost:
     text, expert = config.text, config.expert
-    prefix, tokens = config.prefix_len, config.prefix_len + 1  # + the state token
-    per_layer = (gemma_layer_flops(text, prefix) + gemma_layer_flops(expert, 1)
-                 + _attention(tokens, tokens, text.num_heads, text.head_dim))
-    flops = text.depth * per_layer + _linear(1, config.max_state_dim, expert.width)
+    tokens = config.prefix_len + 1
     weights = (text.depth * (gemma_layer_parameters(text) + gemma_layer_parameters(expert))
                + text.width + expert.width  # final norms
                + config.max_token_len * text.width  # the prompt's rows of the embedding table
                + config.max_state_dim * expert.width + expert.width)
-    return PartCost(flops, weights * bytes_per_value + _kv_bytes(config, tokens, bytes_per_value))
+    return PartCost(_flops(observation_kernels(config)),
+                    weights * bytes_per_value + _kv_bytes(config, tokens, bytes_per_value))
 
 
 def action_step(config: Pi0Config, bytes_per_value: int = 4) -> PartCost:
     """One Euler step (the H action tokens)."""
     e, h, a = config.expert, config.action_horizon, config.max_action_dim
     keys = config.prefix_len + 1 + h
-    per_layer = gemma_layer_flops(e, h) + _attention(h, keys, e.num_heads, e.head_dim)
-    heads = (_linear(h, a, e.width) + _linear(h, 2 * e.width, e.width) + _linear(h, e.width, e.width)
-             + _linear(h, e.width, a))
     weights = (e.depth * gemma_layer_parameters(e) + e.width
                + a * e.width + 2 * e.width * e.width + e.width * e.width + e.width * a + 3 * e.width + a)
-    return PartCost(e.depth * per_layer + heads,
+    return PartCost(_flops(action_step_kernels(config)),
                     weights * bytes_per_value + _kv_bytes(config, keys, bytes_per_value))
 
 

@@ -27,6 +27,7 @@ from transformers import SiglipVisionConfig, SiglipVisionModel
 
 from . import masks
 from .config import Pi0Config
+from .packed_linear import PackedLinear, pack_linear_weights, weight_device, weight_dtype
 from .shared_attention import GemmaStack, KVCache, check_attention, rope_cos_sin, shared_forward
 from .time_embedding import sample_time, sinusoidal_time_embedding
 
@@ -119,11 +120,25 @@ class Pi0Model(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The compute dtype (that of the projection weights; norms may be kept in float32)."""
-        return self.state_proj.weight.dtype
+        return weight_dtype(self.state_proj)
 
     @property
     def device(self) -> torch.device:
-        return self.state_proj.weight.device
+        return weight_device(self.state_proj)
+
+    @property
+    def packed(self) -> bool:
+        """Whether `pack_weights` packed the linear layers (CPU inference only from then on)."""
+        return isinstance(self.state_proj, PackedLinear)
+
+    def pack_weights(self) -> int:
+        """Pack every linear layer's weight for oneDNN (`pi0_policy.model.packed_linear`): the fast
+        CPU inference path. Irreversible: afterwards the model only samples (no training, no
+        state_dict of those weights, no `.to()`, no compile). Returns the number of layers packed;
+        ValueError where it is not possible (not a CPU, another dtype, compiled)."""
+        if self.compiled != "none":
+            raise ValueError("cannot pack the weights of a compiled model (compile or pack, not both)")
+        return pack_linear_weights(self)
 
     # ----------------------------------------------------------------- input checks
     def _check_observation(self, images, image_masks, tokens, token_masks, state) -> int:
@@ -177,7 +192,7 @@ class Pi0Model(nn.Module):
         x = tower.encoder(inputs_embeds=x.to(tower.post_layernorm.weight.dtype)).last_hidden_state
         x = tower.post_layernorm(x)
         linear = self.paligemma_with_expert.paligemma.model.multi_modal_projector.linear
-        x = linear(x.to(linear.weight.dtype))
+        x = linear(x.to(weight_dtype(linear)))
         return x.reshape(b, n * x.shape[1], x.shape[2]).to(self.dtype)
 
     def embed_prefix(self, images, image_masks, tokens, token_masks) -> tuple[Tensor, Tensor]:
@@ -378,6 +393,9 @@ class Pi0Model(nn.Module):
         chunk captured. `uncompile_denoise()` undoes both."""
         from .compiled_denoise import CompiledDenoise
         from .compiled_observation import CompiledObservation
+
+        if self.packed:
+            raise ValueError("cannot compile a model with packed weights (compile or pack, not both)")
 
         self._compiled_loop = CompiledDenoise(self, mode, **compile_kwargs)
         if observation:

@@ -28,6 +28,7 @@ from transformers import GemmaConfig
 from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm
 
 from .config import GemmaSpec
+from .packed_linear import weight_dtype
 
 KVCache = list[tuple[Tensor, Tensor]]  # per layer: keys, values Float[b, g, k, d] (RoPE applied)
 ATTENTION = ("sdpa", "eager")
@@ -192,7 +193,7 @@ def shared_forward(
         for i, chunk in zip(active, torch.split(out, lengths, dim=1), strict=False):
             layer = stacks[i].layers[depth]
             o_proj = layer.self_attn.o_proj
-            h = hidden[i] + o_proj(chunk.to(o_proj.weight.dtype))
+            h = hidden[i] + o_proj(chunk.to(weight_dtype(o_proj)))
             hidden[i] = h + layer.mlp(layer.post_attention_layernorm(h))
     outputs = [stacks[i].norm(hidden[i]) if i in hidden else None for i in range(len(inputs))]
     return outputs, cache

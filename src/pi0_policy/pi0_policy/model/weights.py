@@ -219,5 +219,6 @@ def save_weights(model: Pi0Model, path: str | Path, layout: str = "openpi") -> N
     if layout not in ("openpi", "lerobot"):
         raise ValueError(f"unknown layout {layout!r}; choose 'openpi' or 'lerobot'")
     prefix = LEROBOT_PREFIX if layout == "lerobot" else ""
-    tensors = {prefix + name: p.detach().contiguous().cpu() for name, p in model.named_parameters()}
+    # state_dict, not named_parameters: packed layers (`packed_linear`) give their weights there only
+    tensors = {prefix + name: p.detach().contiguous().cpu() for name, p in model.state_dict().items()}
     save_file(tensors, str(path))

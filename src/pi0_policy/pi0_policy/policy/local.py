@@ -18,6 +18,7 @@ shape: ``ValueError`` naming it. Output: ``{"actions": float32[horizon, action_d
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -64,6 +65,7 @@ class Pi0Policy(BasePolicy):
         norm_stats: str | Path | Mapping | None = None,
         num_threads: int = 0,
         compile: str = "none",
+        pack: bool | None = None,
     ) -> "Pi0Policy":
         """Load a checkpoint directory onto ``device`` (see `pi0_policy.policy.loading.load_checkpoint`:
         the project's format, or a LeRobot/openpi directory with ``tokenizer``/``norm_stats`` as needed).
@@ -73,16 +75,21 @@ class Pi0Policy(BasePolicy):
         `pi0_policy.policy.runtime` (the choice is kept in ``policy.runtime``); torch's thread count
         is set for the process. ``compile`` "steps" or "all": `Pi0Model.compile_denoise` (the Euler
         steps, or the whole chunk, as compiled graphs; CUDA graphs on a GPU); compiled at the first
-        inference."""
+        inference. ``pack``: the linear weights packed for oneDNN (`Pi0Model.pack_weights`, the fast
+        CPU path); None (auto): as `pi0_policy.policy.runtime.choose_packing` decides."""
         if compile not in COMPILE_MODES:
             raise ValueError(f"compile={compile!r}: choose none, steps or all")
-        runtime = decide(dtype, num_threads, device, count_parameters(path))
+        runtime = decide(dtype, num_threads, device, count_parameters(path), compile=compile)
+        if pack is not None and pack != runtime.pack:
+            runtime = dataclasses.replace(runtime, pack=bool(pack), reason=f"{runtime.reason} (packing set: {pack})")
         apply_threads(runtime.num_threads)
         model, info, tok = load_checkpoint(
             path, device=device, dtype=runtime.dtype, tokenizer=tokenizer, norm_stats=norm_stats
         )
         if compile != "none":
             model.compile_denoise(observation=compile == "all")
+        if runtime.pack:
+            model.pack_weights()
         return cls(model, info, tok, num_steps=num_steps, runtime=runtime)
 
     @property
@@ -101,6 +108,7 @@ class Pi0Policy(BasePolicy):
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "num_threads": torch.get_num_threads(),
             "compile": self.model.compiled,
+            "packed_weights": self.model.packed,
         }
 
     # ------------------------------------------------------------------ stages
