@@ -8,13 +8,13 @@ for 816 rows (`bench/model_latency.py --pack` shows it per part).
 
 `pack_linear_weights(module)` replaces every `nn.Linear` below `module` by a `PackedLinear` holding
 only the packed weight (an opaque oneDNN tensor: no extra copy stays, so memory is still the
-weights' size). It is for inference: the weights get no gradients, and a packed model cannot be moved, cast or
-compiled (pack after loading: dtype and device are final). Its state_dict still holds every weight
-by its usual name (unpacked on the fly), and loading a state_dict repacks, so saving a packed
-model writes the same checkpoint as the unpacked one. Gradients
-with respect to the *inputs* do flow (real-time chunking's guidance differentiates the action expert
-with respect to x_t): the backward unpacks the weight for that product. The results equal the
-unpacked layers' to float rounding (a test checks the whole model, sampling and guidance).
+weights' size). It is for inference: the weights get no gradients, and a packed model cannot be
+moved, cast or compiled (pack after loading: dtype and device are final). Its state_dict still
+holds every weight by its usual name (unpacked on the fly), and loading a state_dict repacks, so
+saving a packed model writes the same checkpoint as the unpacked one. Gradients with respect to
+the *inputs* do flow (real-time chunking's guidance differentiates the action expert with respect
+to x_t): the backward unpacks the weight for that product. The results equal the unpacked layers'
+to float rounding (tests check the whole model: sampling, guidance, save/load).
 """
 from __future__ import annotations
 
@@ -105,8 +105,8 @@ def weight_device(linear: nn.Module) -> torch.device:
 def pack_linear_weights(module: nn.Module, rows_hint: int = 64) -> int:
     """Replace every `nn.Linear` below `module` by a `PackedLinear` (in place); returns how many.
 
-    ValueError (naming the reason) where packing is not possible: not a CPU, another dtype than
-    float32/bfloat16, no oneDNN, or linear layers of mixed devices/dtypes."""
+    ValueError (naming the layer and the reason) where any layer cannot be packed: not on a CPU,
+    another dtype than float32/bfloat16, or no oneDNN; then nothing is replaced."""
     # Names, not the layers: a list of the layers would keep every plain weight alive until the end,
     # doubling peak memory; replaced one at a time, each plain weight is freed as its packed copy is made.
     names = [name for name, m in module.named_modules() if type(m) is nn.Linear]
