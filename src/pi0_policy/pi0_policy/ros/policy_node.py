@@ -36,8 +36,8 @@ from lifecycle_msgs.msg import State
 from pi0_msgs.msg import PolicyStatus
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
-from pi0_policy.policy.chunking import PlanSettings, plan_chunk
-from pi0_policy.ros import commands, qos
+from pi0_policy.policy.chunking import plan_chunk
+from pi0_policy.ros import commands, configuration, qos
 from pi0_policy.ros.inputs import InputTracker
 from pi0_policy.ros.parameters import declare_parameters, read_parameters
 from pi0_policy.ros.status import StatusReport, to_diagnostics_msg, to_status_msg
@@ -172,40 +172,20 @@ class PolicyNode(LifecycleNode):
     def _configure(self):
         from pi0_hw_interfaces.embodiment import load_embodiment
 
-        from pi0_policy.policy.adapters import EmbodimentAdapter, load_adapter_config
         from pi0_policy.ros.conversions import make_bridge
 
         self.params = p = read_parameters(self)
         self.spec = spec = load_embodiment(p.embodiment)
         self.policy = self._policy_factory(p)
         meta = self.policy.metadata
-        if p.backend == "remote" and p.server_layout != "pi0ros":  # openpi's server: robot space both ways
-            from pi0_policy.serve.client_layout import ServerLayoutAdapter
-
-            self.adapter = ServerLayoutAdapter(spec, p.server_layout, meta)
-        else:  # the checkpoint's convention profile (pi0ros when it records none); a mismatch is an error
-            self.adapter = EmbodimentAdapter(spec, load_adapter_config(spec.name, p.adapter_file or None),
-                                             profile=meta.get("profile"))
-            if meta.get("image_keys"):  # a remote (openpi) server may not tell its keys
-                self.adapter.check_image_keys(meta["image_keys"])
-        if meta.get("state_dim", spec.state_dim) != spec.state_dim or meta.get("action_dim", spec.action_dim) \
-                < spec.action_dim:  # a remote (openpi) server may not tell its dims
-            raise ValueError(f"checkpoint {p.checkpoint} has state_dim {meta['state_dim']} and action_dim "
-                             f"{meta['action_dim']}; embodiment {spec.name} needs {spec.state_dim} and "
-                             f"{spec.action_dim}")
-        self.replan_interval = p.replan_interval or spec.replan_interval
-        self._action_names = list(self.adapter.action_names)
-        joint_cols = tuple(i for i, d in enumerate(spec.action_dims) if d.kind != "base")
-        self._joint_names = [self._action_names[i] for i in joint_cols]
-        self._limits = {j.name: (j.lower, j.upper) for j in spec.joints}
-        self._plan_settings = PlanSettings(
-            dt=spec.dt, joint_cols=joint_cols, max_velocity=spec.limits(self._joint_names)[2],
-            clamp=self.adapter.clamp, mode=p.execution_mode, decay=p.ensemble_decay,
-            max_history=MAX_ENSEMBLE_CHUNKS, lead=p.command_lead or spec.dt)
-        self._base_cols = {d.name: i for i, d in enumerate(spec.action_dims) if d.kind == "base"}
-        self._rtc = self._realtime_chunking(p, meta)
+        self.adapter = configuration.make_adapter(spec, p, meta)
+        layout = configuration.command_layout(spec, p, self.adapter, MAX_ENSEMBLE_CHUNKS)
+        self.replan_interval, self._plan_settings = layout.replan_interval, layout.plan
+        self._action_names, self._joint_names = layout.action_names, layout.joint_names
+        self._limits, self._base_cols = layout.limits, layout.base_cols
+        self._rtc = configuration.realtime_chunking(p, self.policy, self.adapter, spec, meta)
         if p.warmup:
-            self._warmup()
+            configuration.warm_up(self.policy, self.adapter, spec)
         self.tracker = InputTracker(joints=spec.joint_names, joint_topic=p.joint_state_topic
                                     or spec.joint_state_topic, max_age=p.max_input_age,
                                     max_skew=p.max_input_skew, bridge=make_bridge(),
@@ -214,23 +194,6 @@ class PolicyNode(LifecycleNode):
                                     max_future=p.max_future_stamp)
         self._create_endpoints()
         self.worker = InferenceWorker(on_error=self._on_worker_error)
-
-    def _realtime_chunking(self, p, meta):
-        """execution_mode rtc: the guidance source (None in the other modes)."""
-        if p.execution_mode != "rtc":
-            return None
-        if not getattr(self.policy, "supports_rtc", False):
-            raise ValueError(f"execution_mode rtc needs a policy that takes guidance (backend local); "
-                             f"backend {p.backend!r} does not: use open_loop or temporal_ensemble")
-        from pi0_policy.ros.realtime_chunking import RealtimeChunking
-
-        return RealtimeChunking(self.adapter, self.spec.dt, meta["horizon"], meta["action_dim"], p.rtc_max_guidance)
-
-    def _warmup(self):
-        blank = {c.role: np.zeros((c.height, c.width, 3), np.uint8) for c in self.spec.cameras}
-        positions = {j.name: float(np.clip(0.0, j.lower, j.upper)) for j in self.spec.joints}
-        obs = self.adapter.encode({"images": blank, "positions": positions, "prompt": "warm up"})
-        self.policy.infer(obs)
 
     def _create_endpoints(self):
         from geometry_msgs.msg import Twist, TwistStamped
