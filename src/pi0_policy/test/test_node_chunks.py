@@ -1,13 +1,15 @@
 """The policy node driving the simulated mobile Trossen robot over real DDS, with a tiny π0.
 
 One node per module (mobile_trossen: 50 Hz, replan every 25 actions, 4 trajectory controllers
-and a TwistStamped base), tests in order: no chunk without an instruction; chunks after one
-(names, stamps, lengths, rate in data time) and the robot moving; a new instruction at the next
-replan; an empty instruction holds; no chunk while inactive.
+and a TwistStamped base; weights packed for oneDNN by the `weight_packing` parameter), tests in
+order: no chunk without an instruction; chunks after one (names, stamps, lengths, rate in data
+time) and the robot moving; a new instruction at the next replan; an empty instruction holds; no
+chunk while inactive.
 """
 import numpy as np
 import pytest
 import rclpy
+import torch
 from geometry_msgs.msg import TwistStamped
 from lifecycle_msgs.msg import Transition
 from node_support import Recorder, RosWorld, change_state, make_checkpoint
@@ -18,11 +20,13 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_msgs.msg import ActionChunk, PolicyStatus
+from pi0_policy.model.packed_linear import packing_unavailable
 from pi0_policy.ros import qos
 from pi0_hw_interfaces.ros_time import time_to_sec
 from pi0_policy.ros.policy_node import PolicyNode
 
 SPEC = load_embodiment("mobile_trossen")
+PACKING = packing_unavailable("cpu", torch.float32) is None
 DT = SPEC.dt
 HORIZON = 50
 STAMP_ATOL = 1e-6      # stamps go through builtin_interfaces (ns) and float64 arithmetic
@@ -36,7 +40,8 @@ def rig(tmp_path_factory):
     ckpt = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "mobile_trossen", SPEC)
     robot = world.add(SimRobotNode("sim_robot", context=world.context,
                                    parameter_overrides=[Parameter("embodiment", value=SPEC.name)]))
-    params = dict(embodiment=SPEC.name, checkpoint=str(ckpt), num_steps=3, max_input_age=1.0)
+    params = dict(embodiment=SPEC.name, checkpoint=str(ckpt), num_steps=3, max_input_age=1.0,
+                  weight_packing="packed" if PACKING else "auto")  # the packed path over DDS (others: plain)
     node = world.add(PolicyNode(context=world.context,
                                 parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
     client = world.add(rclpy.create_node("chunks_client", context=world.context))
@@ -65,6 +70,7 @@ def inputs_fresh(status):
 def test_no_chunk_without_an_instruction(rig):
     world, node, robot, client, rec, instruct = rig
     world.spin_until(lambda: inputs_fresh(rec["status"].last), what="fresh inputs in the status")
+    assert node.policy.metadata["packed_weights"] == PACKING  # the weight_packing parameter took effect
     world.spin_for(1.0)
     assert len(rec["chunk"]) == 0
     assert all(len(rec[c.name]) == 0 for c in SPEC.trajectory_controllers)

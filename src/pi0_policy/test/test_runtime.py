@@ -113,6 +113,10 @@ def test_node_parameters_default_to_auto_and_check_num_threads():
         validate(values | {"num_threads": -1})
     with pytest.raises(ValueError, match=r"dtype='fp8': choose one of \['auto', "):
         validate(values | {"dtype": "fp8"})
+    assert params.weight_packing == "auto"
+    assert validate(values | {"weight_packing": "plain"}).weight_packing == "plain"
+    with pytest.raises(ValueError, match=r"weight_packing='off': choose one of \['auto', 'packed', 'plain'\]"):
+        validate(values | {"weight_packing": "off"})
 
 
 def test_compiled_policy_gives_the_eager_actions(tmp_path):

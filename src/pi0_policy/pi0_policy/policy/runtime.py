@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+WEIGHT_PACKING = {"auto": None, "packed": True, "plain": False}  # the node's `weight_packing` → pack=
 COMPILE_MODES = ("none", "steps", "all")  # `Pi0Model.compiled`; not "off": YAML reads an unquoted off as false
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_MIN_PARAMETERS = 5_000_000

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pi0_hw_interfaces.ros_common import Param, declare
 from pi0_hw_interfaces.spec_validation import CAMERA_ROLES
 
-from pi0_policy.policy.runtime import COMPILE_MODES
+from pi0_policy.policy.runtime import COMPILE_MODES, WEIGHT_PACKING
 from pi0_policy.ros.topics import INSTRUCTION_TOPIC
 from pi0_policy.serve.client_layout import server_layouts
 
@@ -43,6 +43,9 @@ SCHEMA: tuple[Param, ...] = (
           "the image encoders and the observation forward too; on CUDA captured as CUDA graphs (the fast "
           "path), on a CPU inductor's kernels. Compiling takes seconds to minutes (warmup pays it).",
           choices=COMPILE_MODES),
+    Param("weight_packing", "auto", "Linear weights packed once for oneDNN (the fast CPU path): auto = on a "
+          "CPU, not compiled, 5M+ parameters (pi0_policy/policy/runtime.py); packed = always (an error off "
+          "the CPU); plain = never.", choices=tuple(WEIGHT_PACKING)),
     Param("num_steps", 0, "Flow-matching integration steps per chunk; 0 = the checkpoint's own value "
           "(its config's num_steps, LeRobot's num_inference_steps; 10 in the paper).", minimum=0),
     Param("adapter_file", "", "Adapter YAML (robot space <-> model space); empty = the packaged one "
@@ -106,6 +109,7 @@ class PolicyParams:
     dtype: str
     num_threads: int
     compile: str
+    weight_packing: str
     num_steps: int | None  # None: the checkpoint's
     adapter_file: str
     camera_topics: dict
@@ -160,6 +164,7 @@ def validate(values: dict) -> PolicyParams:
         dtype=values["dtype"],
         num_threads=int(values["num_threads"]),
         compile=values["compile"],
+        weight_packing=values["weight_packing"],
         num_steps=int(values["num_steps"]) or None,
         adapter_file=values["adapter_file"],
         camera_topics={r: values[f"cameras.{r}.topic"] for r in CAMERA_ROLES},
