@@ -40,6 +40,8 @@ run latency_eager 150 bench/model_latency.py --preset pi0 --device cuda --dtype 
   --uncached-steps 1 --baseline eager
 run latency_steps 270 bench/model_latency.py --preset pi0 --device cuda --dtype bfloat16 --repeats 20 \
   --uncached-steps 1 --compile steps
-run latency_all 270 bench/model_latency.py --preset pi0 --device cuda --dtype bfloat16 --repeats 20 \
+# the whole chunk's first compilation took > 200 s on an H200 (not finished then): run it alone
+# (`bench/gpu_session.sh OUT all`) with most of a 600 s call
+run latency_all 480 bench/model_latency.py --preset pi0 --device cuda --dtype bfloat16 --repeats 10 \
   --uncached-steps 1 --compile all
 run parity 150 bench/cuda_parity.py --preset pi0 --dtype bfloat16
