@@ -20,6 +20,7 @@ machine's torch kernels need for exactly this arithmetic.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .config import GemmaSpec, Pi0Config
@@ -138,13 +139,11 @@ def action_step_kernels(config: Pi0Config) -> list[Kernel]:
 
 
 def _repeated(kernels: list[Kernel], times: int, batch: int = 1) -> list[Kernel]:
+    """The kernels run `times` as often, over `batch` observations (more rows, or more sequences)."""
     out = []
     for k in kernels:
-        if isinstance(k, Matmul):
-            out.append(Matmul(k.rows * batch, k.fan_in, k.fan_out, k.count * times))
-        else:
-            out.append(Attention(k.batch * batch, k.heads, k.kv_heads, k.queries, k.keys, k.head_dim,
-                                 k.count * times))
+        more = {"rows": k.rows * batch} if isinstance(k, Matmul) else {"batch": k.batch * batch}
+        out.append(dataclasses.replace(k, count=k.count * times, **more))
     return out
 
 

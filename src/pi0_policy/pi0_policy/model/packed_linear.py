@@ -41,7 +41,7 @@ class _PackedLinearFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rows: Tensor, layer: "PackedLinear") -> Tensor:
         ctx.layer = layer
-        return torch.ops.mkldnn._linear_pointwise(rows, layer.packed, layer.bias, "none", [], "")
+        return layer.product(rows)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -57,15 +57,23 @@ class PackedLinear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.dtype, self.device, self.rows_hint = weight.dtype, weight.device, rows_hint
         # plain attributes, not parameters/buffers: the packed layout has no place in a state_dict
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows_hint)
+        self.pack(weight)
         self.bias = None if linear.bias is None else linear.bias.detach().to(weight.dtype)
+
+    def pack(self, weight: Tensor) -> None:
+        """Keep `weight` (Float[out, in], this layer's dtype and device) packed, and only so."""
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, self.rows_hint)
+
+    def product(self, rows: Tensor) -> Tensor:
+        """``rows·Wᵀ + b`` for rows Float[n, in] (no autograd)."""
+        return torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
 
     def forward(self, x: Tensor) -> Tensor:
         rows = x.reshape(-1, self.in_features)
         if torch.is_grad_enabled() and rows.requires_grad:
             out = _PackedLinearFunction.apply(rows, self)
         else:
-            out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
+            out = self.product(rows)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
@@ -84,8 +92,7 @@ class PackedLinear(nn.Module):
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(state_dict[key].shape)}, the packed layer has {shapes[name]}")
             elif name == "weight":
-                weight = state_dict[key].detach().to(self.device, self.dtype)
-                self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, self.rows_hint)
+                self.pack(state_dict[key].detach().to(self.device, self.dtype))
             else:
                 self.bias = state_dict[key].detach().to(self.device, self.dtype)
 

@@ -133,9 +133,9 @@ class Pi0Model(nn.Module):
 
     def pack_weights(self) -> int:
         """Pack every linear layer's weight for oneDNN (`pi0_policy.model.packed_linear`): the fast
-        CPU inference path. Irreversible: afterwards the model only samples (no training, no
-        state_dict of those weights, no `.to()`, no compile). Returns the number of layers packed;
-        ValueError where it is not possible (not a CPU, another dtype, compiled)."""
+        CPU inference path. Irreversible: afterwards the model only samples (no weight gradients,
+        no `.to()`, no compile; its state_dict and input gradients still work). Returns the number
+        of layers packed; ValueError where it is not possible (not a CPU, another dtype, compiled)."""
         if self.compiled != "none":
             raise ValueError("cannot pack the weights of a compiled model (compile or pack, not both)")
         return pack_linear_weights(self)
